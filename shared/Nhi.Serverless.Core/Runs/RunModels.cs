@@ -101,6 +101,7 @@ public static class RunOutcomes
 public sealed record ExecutionAttempt(string GrantId, ExecutionReport? Report, string? Error, RevocationOutcome Revocation);
 
 /// <summary>The result of a whole run. Holds no secret.</summary>
+/// <param name="AuditRecordId">The id of the run's last audit record (the run-completed record); null until recorded.</param>
 public sealed record RunResult(
     string RunId,
     string FindingId,
@@ -110,4 +111,14 @@ public sealed record RunResult(
     RemediationPlan? Plan,
     IReadOnlyList<ExecutionAttempt> Attempts,
     string? AuditRecordId,
-    DateTimeOffset CompletedAt);
+    DateTimeOffset CompletedAt)
+{
+    /// <summary>Every audit record written for the run, in order; empty until recorded.</summary>
+    public IReadOnlyList<string> AuditRecordIds { get; init; } = [];
+
+    /// <summary>The id of the key that signed the audit records; null until recorded.</summary>
+    public string? AuditKeyId { get; init; }
+
+    /// <summary>One line per SIEM sink saying whether the records reached it.</summary>
+    public IReadOnlyList<string> SiemDeliveries { get; init; } = [];
+}
