@@ -45,11 +45,11 @@ port_holder() {
     printf '%s' "$users" | sed -E 's/users:\(//; s/\("([^"]*)",pid=([0-9]+),fd=[0-9]+\)/\1 (pid \2)/g; s/\)$//'
 }
 
-# Fail unless TCP PORT is free, naming the process that holds it.
+# Fail unless TCP PORT is free, naming the process that listens on it.
 require_free_port() {
     local port=$1 purpose=$2
     if port_listening "$port"; then
-        die "port 127.0.0.1:$port for $purpose is already in use by $(port_holder "$port"); stop that process or choose another port (see 'stack.sh help')"
+        die "port 127.0.0.1:$port for $purpose is already in use by $(port_holder "$port"). Stop that process or choose another port (see 'stack.sh help')."
     fi
 }
 
