@@ -6,7 +6,7 @@ namespace Nhi.Serverless.Findings;
 /// <param name="ProductName">The product that reported it, such as "Security Hub" or "Prowler".</param>
 /// <param name="ControlId">The control or check id, such as "S3.2" or "s3_bucket_public_access".</param>
 /// <param name="Title">The human-readable title.</param>
-/// <param name="Severity">The normalized severity label (INFORMATIONAL, LOW, MEDIUM, HIGH, CRITICAL).</param>
+/// <param name="Severity">The normalized severity label (INFORMATIONAL, LOW, MEDIUM, HIGH, CRITICAL), or UNKNOWN when the source gave none.</param>
 /// <param name="UpdatedAt">When the source last updated the finding; with <paramref name="Id"/> it identifies one delivery.</param>
 /// <param name="Status">The source's status fields and whether the finding is actionable.</param>
 /// <param name="Resource">The one resource the finding is about.</param>
@@ -30,8 +30,8 @@ public static class FindingFormats
 
 /// <summary>The status fields of a finding as its source reported them.</summary>
 /// <param name="Compliance">Compliance status: PASSED, FAILED, WARNING, NOT_AVAILABLE (ASFF) or the OCSF status_code/compliance.status.</param>
-/// <param name="Workflow">Workflow status: NEW, NOTIFIED, SUPPRESSED, RESOLVED.</param>
-/// <param name="Record">Record state: ACTIVE or ARCHIVED.</param>
+/// <param name="Workflow">Workflow status: NEW, NOTIFIED, SUPPRESSED, RESOLVED (ASFF) or the OCSF status caption, such as New.</param>
+/// <param name="Record">Record state: ACTIVE or ARCHIVED (ASFF) or the OCSF activity caption: Create, Update or Close.</param>
 public sealed record FindingStatus(string Compliance, string Workflow, string Record);
 
 /// <summary>A cloud resource identified the way its provider identifies it.</summary>
@@ -39,7 +39,7 @@ public sealed record FindingStatus(string Compliance, string Workflow, string Re
 /// <param name="Partition">The AWS partition (aws, aws-cn, aws-us-gov); empty for Azure.</param>
 /// <param name="AccountId">The AWS account id or Azure subscription id that owns the resource.</param>
 /// <param name="Region">The region the resource lives in.</param>
-/// <param name="Type">The resource type as the finding names it, such as "AwsS3Bucket".</param>
+/// <param name="Type">The resource type in ASFF naming, such as "AwsS3Bucket"; the OCSF parser maps "AWS::S3::Bucket" to it.</param>
 /// <param name="Id">The provider's identifier, such as "arn:aws:s3:::my-bucket".</param>
 /// <param name="Name">The short name, such as the bucket name.</param>
 public sealed record CloudResource(

@@ -12,3 +12,11 @@ public interface IAlertParser
     /// <exception cref="InvalidAlertException">The body does not have the documented shape.</exception>
     AlertParseResult Parse(JsonElement body);
 }
+
+/// <summary>A parser that also reads JSON Lines: one alert document per line, as Prowler can write them.</summary>
+public interface IJsonLinesAlertParser : IAlertParser
+{
+    /// <summary>Parses every non-blank line; an error names the line, such as "line 3.finding_info.uid".</summary>
+    /// <exception cref="InvalidAlertException">A line does not have the documented shape.</exception>
+    AlertParseResult ParseJsonLines(string text);
+}
