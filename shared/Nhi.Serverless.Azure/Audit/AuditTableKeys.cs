@@ -1,0 +1,67 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Nhi.Serverless.Audit;
+
+namespace Nhi.Serverless.Azure.Audit;
+
+/// <summary>
+/// Partition and row keys of the audit tables. Records: PartitionKey is the UTC date "yyyy-MM-dd" of the
+/// record id's time, RowKey is the record id. Index entities: PartitionKey is "{kind}|{value}", such as
+/// "run|{runId}" or "resource|{resource}", and RowKey is the record id.
+/// </summary>
+public static class AuditTableKeys
+{
+    public const string RunKind = "run";
+    public const string ResourceKind = "resource";
+    public const string FindingKind = "finding";
+    public const string GrantKind = "grant";
+
+    /// <summary>The longest escaped value kept readable in an index key; longer values are replaced by their SHA-256.</summary>
+    /// <remarks>Azure limits a key to 1 KiB, which is 512 UTF-16 characters.</remarks>
+    public const int MaxReadableValueLength = 400;
+
+    /// <summary>Returns the records-table partition key of a record id: the UTC date of its time.</summary>
+    public static string RecordPartition(string recordId) => DatePartition(AuditRecordIds.GetTime(recordId));
+
+    /// <summary>Returns the records-table partition key of a time.</summary>
+    public static string DatePartition(DateTimeOffset time) =>
+        time.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Returns an index partition key. Characters that table keys forbid ('/', '\', '#', '?' and control
+    /// characters), and '~' and '%' as well, become "~" plus two hex digits, so Azure resource ids such as
+    /// "/subscriptions/..." fit; a value longer than <see cref="MaxReadableValueLength"/> after escaping
+    /// becomes "sha256:" plus its hex hash.
+    /// </summary>
+    public static string IndexPartition(string kind, string value)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(kind);
+        ArgumentNullException.ThrowIfNull(value);
+        string escaped = Escape(value);
+        if (escaped.Length > MaxReadableValueLength)
+        {
+            escaped = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(value)));
+        }
+
+        return kind + "|" + escaped;
+    }
+
+    private static string Escape(string value)
+    {
+        var escaped = new StringBuilder(value.Length);
+        foreach (char c in value)
+        {
+            if (c is '/' or '\\' or '#' or '?' or '~' or '%' || char.IsControl(c))
+            {
+                escaped.Append('~').Append(((int)c).ToString("X2", CultureInfo.InvariantCulture));
+            }
+            else
+            {
+                escaped.Append(c);
+            }
+        }
+
+        return escaped.ToString();
+    }
+}

@@ -1,0 +1,99 @@
+using System.Buffers.Text;
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+
+namespace Nhi.Serverless.Audit;
+
+/// <summary>
+/// Links and signs the records of one stream. Each record gets <c>kid</c>, <c>alg</c> and
+/// <c>prev_hash</c> (the previous record's hash, 64 zeros for the first), and then, over its canonical
+/// JSON (RFC 8785) without <c>hash</c> and <c>signature</c>: <c>hash</c>, the lowercase hex SHA-256,
+/// and <c>signature</c>, the base64url ES256 signature in IEEE P1363 form.
+/// </summary>
+/// <remarks>
+/// <c>kid</c> and <c>alg</c> are inside the signed bytes, so they cannot be swapped without breaking the
+/// signature.
+/// </remarks>
+public static class AuditChain
+{
+    /// <summary>The <c>prev_hash</c> of the first record in a stream.</summary>
+    public static readonly string GenesisHash = new('0', 64);
+
+    private static readonly string[] SealFields =
+    [
+        AuditRecordFields.KeyId, AuditRecordFields.Algorithm, AuditRecordFields.PrevHash, AuditRecordFields.Hash, AuditRecordFields.Signature,
+    ];
+
+    /// <summary>Seals the unsigned records of one stream, in order.</summary>
+    /// <exception cref="ArgumentException">The records are empty, span streams, are not numbered 1, 2, 3..., or were sealed already.</exception>
+    public static IReadOnlyList<SignedAuditRecord> Seal(IReadOnlyList<JsonObject> records, IAuditSigner signer)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        ArgumentNullException.ThrowIfNull(signer);
+        if (records.Count == 0)
+        {
+            throw new ArgumentException("There are no records to seal.", nameof(records));
+        }
+
+        string stream = JsonRead.String(records[0], AuditRecordFields.Stream)
+            ?? throw new ArgumentException("The first record has no stream.", nameof(records));
+        var sealedRecords = new List<SignedAuditRecord>(records.Count);
+        string previousHash = GenesisHash;
+        for (int i = 0; i < records.Count; i++)
+        {
+            JsonObject record = records[i].DeepClone().AsObject();
+            CheckUnsealed(record, stream, i + 1);
+
+            record[AuditRecordFields.KeyId] = signer.KeyId;
+            record[AuditRecordFields.Algorithm] = signer.Algorithm;
+            record[AuditRecordFields.PrevHash] = previousHash;
+
+            byte[] canonical = CanonicalBody(record);
+            string hash = Convert.ToHexStringLower(SHA256.HashData(canonical));
+            record[AuditRecordFields.Hash] = hash;
+            record[AuditRecordFields.Signature] = Base64Url.EncodeToString(signer.Sign(canonical));
+
+            sealedRecords.Add(SignedAuditRecord.FromSealed(record));
+            previousHash = hash;
+        }
+
+        return sealedRecords;
+    }
+
+    /// <summary>Returns the canonical JSON bytes that are hashed and signed: the record without <c>hash</c> and <c>signature</c>.</summary>
+    public static byte[] CanonicalBody(JsonObject record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        JsonObject body = record.DeepClone().AsObject();
+        body.Remove(AuditRecordFields.Hash);
+        body.Remove(AuditRecordFields.Signature);
+        return JsonCanonicalizer.Canonicalize(body);
+    }
+
+    private static void CheckUnsealed(JsonObject record, string stream, int expectedSeq)
+    {
+        string? id = JsonRead.String(record, AuditRecordFields.Id);
+        if (string.IsNullOrEmpty(id))
+        {
+            throw new ArgumentException($"Record {expectedSeq} has no id.", nameof(record));
+        }
+
+        if (JsonRead.String(record, AuditRecordFields.Stream) != stream)
+        {
+            throw new ArgumentException($"Record '{id}' is not in stream '{stream}'; a chain covers one stream.", nameof(record));
+        }
+
+        if (JsonRead.Integer(record, AuditRecordFields.Seq) != expectedSeq)
+        {
+            throw new ArgumentException($"Record '{id}' must have seq {expectedSeq}; records are numbered from 1 in order.", nameof(record));
+        }
+
+        foreach (string field in SealFields)
+        {
+            if (record.ContainsKey(field))
+            {
+                throw new ArgumentException($"Record '{id}' already has the field '{field}'; records are sealed once.", nameof(record));
+            }
+        }
+    }
+}
