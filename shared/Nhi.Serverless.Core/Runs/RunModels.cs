@@ -82,7 +82,11 @@ public sealed record ExecutionReport(
     IReadOnlyList<ApiCall> Calls,
     Verification Verification,
     ScopeProbe? ScopeProbe,
-    RevocationOutcome Revocation);
+    RevocationOutcome Revocation)
+{
+    /// <summary>The step that failed and why, without secrets; null when every step completed.</summary>
+    public string? Error { get; init; }
+}
 
 /// <summary>The outcome of a run, as its orchestration returns it and the audit record states it.</summary>
 public static class RunOutcomes

@@ -23,7 +23,7 @@ public sealed record IntakeResult(string Source, IReadOnlyList<AcceptedRun> Runs
 /// derived from the finding id and update time, and a second delivery finds the existing instance.
 /// </summary>
 /// <remarks>The Durable Task client is passed per call because the Functions host binds it per invocation.</remarks>
-public sealed class AlertIntake(TimeProvider time, ILogger<AlertIntake> logger)
+public sealed class AlertIntake(IRunRegistry registry, TimeProvider time, ILogger<AlertIntake> logger)
 {
     private static readonly OrchestrationRuntimeStatus[] EveryStatus = Enum.GetValues<OrchestrationRuntimeStatus>();
 
@@ -43,13 +43,7 @@ public sealed class AlertIntake(TimeProvider time, ILogger<AlertIntake> logger)
             bool started = await StartOnceAsync(client, request, cancellationToken);
             runs.Add(new AcceptedRun(request.RunId, finding.Id, finding.Resource.Id, Duplicate: !started));
 
-            if (started)
-            {
-                logger.LogInformation(
-                    "Started run {RunId} for finding {FindingId} from {Source} on {Resource}",
-                    request.RunId, finding.Id, source, finding.Resource.Id);
-            }
-            else
+            if (!started)
             {
                 logger.LogInformation(
                     "Duplicate delivery of finding {FindingId} from {Source}; run {RunId} already exists",
@@ -72,14 +66,32 @@ public sealed class AlertIntake(TimeProvider time, ILogger<AlertIntake> logger)
         await gate.WaitAsync(cancellationToken);
         try
         {
-            OrchestrationMetadata? existing = await client.GetInstanceAsync(request.RunId, getInputsAndOutputs: false, cancellationToken);
-            if (existing is not null)
+            RunRegistration registration = await registry.RegisterAsync(request, cancellationToken);
+            if (registration.Outcome is not null)
             {
                 return false;
             }
 
+            if (!registration.IsNew)
+            {
+                // Accepted before but not finished: a duplicate while its orchestration exists, else
+                // the orchestration store lost it (an in-memory backend across a restart) and the
+                // accepted run starts again.
+                OrchestrationMetadata? existing = await client.GetInstanceAsync(request.RunId, getInputsAndOutputs: false, cancellationToken);
+                if (existing is not null)
+                {
+                    return false;
+                }
+
+                logger.LogWarning(
+                    "Run {RunId} was accepted before but has no orchestration; starting it again", request.RunId);
+            }
+
             var options = new StartOrchestrationOptions(request.RunId).WithDedupeStatuses(EveryStatus);
             await client.ScheduleNewOrchestrationInstanceAsync(RemediateFindingOrchestrator.Name, request, options, cancellationToken);
+            logger.LogInformation(
+                "Started run {RunId} for finding {FindingId} from {Source} on {Resource}",
+                request.RunId, request.Finding.Id, request.Source, request.Finding.Resource.Id);
             return true;
         }
         catch (OrchestrationAlreadyExistsException)

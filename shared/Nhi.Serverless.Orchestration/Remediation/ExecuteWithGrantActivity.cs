@@ -21,7 +21,30 @@ public sealed class ExecuteWithGrantActivity(IEnumerable<IRemediationExecutor> e
             "Executing {Playbook} for run {RunId} under grant {GrantId} on {Resource}",
             plan.Playbook, plan.RunId, input.Grant.GrantId, plan.Scope.Resource);
 
-        ExecutionReport report = await executor.ExecuteAsync(plan, input.Grant, CancellationToken.None);
+        ExecutionReport report;
+        try
+        {
+            report = await executor.ExecuteAsync(plan, input.Grant, CancellationToken.None);
+        }
+        catch (RemediationExecutionException failure)
+        {
+            // The grant was issued and the executor revoked it before throwing. Returning the facts
+            // keeps the calls made and the revocation proof in the run's audit records.
+            logger.LogWarning(
+                "Step {Step} of run {RunId} failed under grant {GrantId}: {Error}",
+                failure.Step, plan.RunId, input.Grant.GrantId, failure.Message);
+
+            return new ExecutionReport(
+                Grant: failure.Grant,
+                ActionsTaken: [],
+                Calls: failure.Calls,
+                Verification: new Verification(false, [$"not verified: {failure.Step} failed"]),
+                ScopeProbe: null,
+                Revocation: failure.Revocation)
+            {
+                Error = $"{failure.Step}: {failure.Message}",
+            };
+        }
 
         logger.LogInformation(
             "Executed {Playbook} for run {RunId} under grant {GrantId}: verification {VerificationPassed}, revocation proven {RevocationProven}",

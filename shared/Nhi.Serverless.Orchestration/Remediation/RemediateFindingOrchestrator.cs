@@ -49,7 +49,7 @@ public sealed class RemediateFindingOrchestrator : TaskOrchestrator<RemediationR
             (ExecutionAttempt result, bool retryable) = await ExecuteAttemptAsync(context, plan, grant, logger);
             attempts.Add(result);
 
-            if (result.Report is not null || !retryable)
+            if (result.Error is null || !retryable)
             {
                 break;
             }
@@ -60,7 +60,7 @@ public sealed class RemediateFindingOrchestrator : TaskOrchestrator<RemediationR
         }
 
         ExecutionReport? report = attempts[^1].Report;
-        string outcome = report is null ? RunOutcomes.Failed
+        string outcome = report is null || report.Error is not null ? RunOutcomes.Failed
             : report.Verification.Passed ? RunOutcomes.Remediated
             : RunOutcomes.VerificationFailed;
 
@@ -80,6 +80,8 @@ public sealed class RemediateFindingOrchestrator : TaskOrchestrator<RemediationR
         {
             report = await context.CallActivityAsync<ExecutionReport>(
                 nameof(ExecuteWithGrantActivity), new ExecuteWithGrantInput(plan, grant));
+            error = report.Error;
+            retryable = report.Error is not null;
         }
         catch (TaskFailedException failure)
         {

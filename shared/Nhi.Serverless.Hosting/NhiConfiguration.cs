@@ -1,0 +1,100 @@
+using Microsoft.Extensions.Configuration;
+using Nhi.Serverless.Hosting.Durable;
+using Nhi.Serverless.Hosting.Http;
+using Nhi.Serverless.Playbooks;
+
+namespace Nhi.Serverless.Hosting;
+
+/// <summary>Reads the host settings, and maps the local stack's NHI_* variables onto them.</summary>
+public static class NhiConfiguration
+{
+    // The local stack script writes these variables; each one sets the configuration key beside it.
+    private static readonly (string Variable, string Key)[] StackVariables =
+    [
+        ("NHI_AWS_REGION", "Aws:Region"),
+        ("NHI_AWS_PARTITION", "Aws:Partition"),
+        ("NHI_S3_ENDPOINT", "Aws:S3Endpoint"),
+        ("NHI_STS_ENDPOINT", "Aws:StsEndpoint"),
+        ("NHI_IAM_ENDPOINT", "Aws:IamEndpoint"),
+        ("NHI_SERVICE_ACCESS_KEY_ID", "Aws:AccessKeyId"),
+        ("NHI_SERVICE_SECRET_ACCESS_KEY", "Aws:SecretAccessKey"),
+        ("NHI_REMEDIATION_ROLE_NAME", "Aws:RoleName"),
+        ("NHI_REMEDIATION_ROLE_ARN", "Aws:RoleArn"),
+        ("NHI_REMEDIATION_ROLE_ID", "Aws:RoleId"),
+        ("NHI_AZURE_STORAGE_CONNECTION_STRING", "Audit:Table:ConnectionString"),
+        ("NHI_AZURE_STORAGE_CONNECTION_STRING", "Durable:AzureStorageConnectionString"),
+        ("NHI_SCOPE_PROBE_BUCKET", "Planner:OutOfScopeProbe"),
+        ("NHI_AUDIT_SIGNING_KEY_FILE", "Audit:Signing:KeyFilePath"),
+        ("NHI_AUDIT_FINGERPRINT_KEY_FILE", "Audit:Signing:FingerprintKeyFilePath"),
+        ("NHI_SPLUNK_HEC_URL", "Audit:SplunkHec:Url"),
+        ("NHI_SPLUNK_HEC_TOKEN", "Audit:SplunkHec:Token"),
+        ("NHI_SPLUNK_HEC_INDEX", "Audit:SplunkHec:Index"),
+        ("NHI_DURABLE_BACKEND", "Durable:Backend"),
+    ];
+
+    /// <summary>Adds the NHI_* variables that are set as configuration keys; later sources still win.</summary>
+    public static IConfigurationBuilder AddStackEnvironment(this IConfigurationBuilder builder)
+    {
+        var values = new Dictionary<string, string?>();
+        foreach ((string variable, string key) in StackVariables)
+        {
+            string? value = Environment.GetEnvironmentVariable(variable);
+            if (!string.IsNullOrEmpty(value))
+            {
+                values[key] = value;
+            }
+        }
+
+        // A custom S3 endpoint (the local Ceph gateway) serves buckets by path, not by virtual host.
+        if (values.ContainsKey("Aws:S3Endpoint"))
+        {
+            values["Aws:ForcePathStyle"] = "true";
+        }
+
+        return builder.AddInMemoryCollection(values);
+    }
+
+    public static DurableSidecarOptions ReadDurable(IConfiguration configuration)
+    {
+        IConfigurationSection section = configuration.GetSection("Durable");
+        string backendText = section["Backend"] ?? nameof(DurableBackend.InMemory);
+        if (!Enum.TryParse(backendText, ignoreCase: true, out DurableBackend backend))
+        {
+            throw new InvalidOperationException(
+                $"Invalid setting Durable:Backend '{backendText}': expected InMemory or AzureStorage.");
+        }
+
+        return new DurableSidecarOptions(backend, section["AzureStorageConnectionString"], section["TaskHubName"] ?? "NhiServerless");
+    }
+
+    public static PlannerOptions ReadPlanner(IConfiguration configuration)
+    {
+        IConfigurationSection section = configuration.GetSection("Planner");
+        int lifetimeSeconds = ReadPositiveInt(section, "GrantLifetimeSeconds", (int)PlannerOptions.Default.GrantLifetime.TotalSeconds);
+        int maxAttempts = ReadPositiveInt(section, "MaxAttempts", PlannerOptions.Default.MaxAttempts);
+        string? probe = section["OutOfScopeProbe"];
+        return new PlannerOptions(TimeSpan.FromSeconds(lifetimeSeconds), maxAttempts, string.IsNullOrWhiteSpace(probe) ? null : probe);
+    }
+
+    public static AlertEndpointOptions ReadIntake(IConfiguration configuration)
+    {
+        IConfigurationSection section = configuration.GetSection("Intake");
+        return new AlertEndpointOptions(ReadPositiveInt(section, "MaxBodyBytes", (int)AlertEndpointOptions.Default.MaxBodyBytes));
+    }
+
+    private static int ReadPositiveInt(IConfigurationSection section, string name, int fallback)
+    {
+        string? text = section[name];
+        if (text is null)
+        {
+            return fallback;
+        }
+
+        if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int value) || value <= 0)
+        {
+            throw new InvalidOperationException($"Invalid setting {section.Path}:{name} '{text}': expected a positive whole number.");
+        }
+
+        return value;
+    }
+}

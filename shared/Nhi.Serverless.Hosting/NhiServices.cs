@@ -1,0 +1,89 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Nhi.Serverless.Audit;
+using Nhi.Serverless.Audit.Siem;
+using Nhi.Serverless.Aws;
+using Nhi.Serverless.Azure.Audit;
+using Nhi.Serverless.Azure.Runs;
+using Nhi.Serverless.Findings;
+using Nhi.Serverless.Grants;
+using Nhi.Serverless.Hosting.Http;
+using Nhi.Serverless.Orchestration;
+using Nhi.Serverless.Runs;
+
+namespace Nhi.Serverless.Hosting;
+
+/// <summary>The composition root every host calls: the same services from the same configuration keys.</summary>
+public static class NhiServices
+{
+    /// <summary>
+    /// Registers the orchestration, the alert parsers and HTTP edge, the AWS adapter and the audit trail.
+    /// Settings are validated here, so a host with a bad setting fails at start with the setting's name.
+    /// </summary>
+    public static IServiceCollection AddNhiServerless(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddNhiOrchestration(NhiConfiguration.ReadPlanner(configuration));
+
+        services.AddSingleton<IAlertParser, SecurityHubAlertParser>();
+        services.AddSingleton<IAlertParser, OcsfAlertParser>();
+        services.AddSingleton(NhiConfiguration.ReadIntake(configuration));
+        services.AddSingleton<AlertEndpoint>();
+
+        var aws = new AwsOptions();
+        configuration.GetSection(AwsOptions.SectionName).Bind(aws);
+        services.AddAwsRemediation(aws);
+        services.AddSingleton(new BrokerRoute("aws", "aws-sts"));
+
+        services.AddAuditTrail(configuration);
+        return services;
+    }
+
+    private static void AddAuditTrail(this IServiceCollection services, IConfiguration configuration)
+    {
+        var signing = new AuditSigningOptions();
+        configuration.GetSection(AuditSigningOptions.SectionName).Bind(signing);
+        if (string.IsNullOrWhiteSpace(signing.KeyFilePath))
+        {
+            signing.KeyFilePath = Path.Combine(
+                Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create),
+                "nhi-serverless", "audit-signing-key.pem");
+        }
+
+        signing.ThrowIfInvalid();
+        services.AddSingleton(signing);
+        services.AddSingleton<IAuditSigner>(_ => LocalKeyFileSigner.LoadOrCreate(signing));
+        services.AddSingleton<ICredentialFingerprinter>(_ => CredentialFingerprinter.LoadOrCreate(signing));
+        services.AddSingleton(provider => Jwks.FromSigners(provider.GetRequiredService<IAuditSigner>()));
+
+        IConfigurationSection tableSection = configuration.GetSection(TableAuditStoreOptions.SectionName);
+        var table = new TableAuditStoreOptions();
+        tableSection.Bind(table);
+        table.ThrowIfInvalid();
+        string connectionString = tableSection["ConnectionString"] is { Length: > 0 } configured
+            ? configured
+            : throw new InvalidOperationException(
+                $"Missing setting {TableAuditStoreOptions.SectionName}:ConnectionString: expected an Azure Storage connection string for the audit tables.");
+        services.AddSingleton<IRunRegistry>(_ => TableRunRegistry.FromConnectionString(
+            connectionString, configuration["Runs:TableName"] is { Length: > 0 } runsTable ? runsTable : "NhiRuns"));
+        services.AddSingleton(provider => TableAuditStore.FromConnectionString(
+            connectionString, table, provider.GetService<ILogger<TableAuditStore>>()));
+
+        IConfigurationSection hecSection = configuration.GetSection(SplunkHecOptions.SectionName);
+        if (!string.IsNullOrWhiteSpace(hecSection["Url"]))
+        {
+            var hec = new SplunkHecOptions();
+            hecSection.Bind(hec);
+            hec.ThrowIfInvalid();
+            services.AddSingleton<IAuditSink>(provider => new SplunkHecSink(
+                new HttpClient { Timeout = TimeSpan.FromSeconds(15) }, hec, provider.GetService<ILogger<SplunkHecSink>>()));
+        }
+
+        services.AddSingleton<IAuditTrail>(provider => new TableAuditTrail(
+            provider.GetRequiredService<TableAuditStore>(),
+            provider.GetRequiredService<IAuditSigner>(),
+            provider.GetRequiredService<ICredentialFingerprinter>(),
+            provider.GetServices<IAuditSink>(),
+            provider.GetService<ILogger<TableAuditTrail>>()));
+    }
+}
