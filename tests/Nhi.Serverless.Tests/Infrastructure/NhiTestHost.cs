@@ -1,0 +1,124 @@
+using Amazon.SecurityToken;
+using Amazon.SecurityToken.Model;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Nhi.Serverless.Aws;
+using Nhi.Serverless.Hosting;
+using Nhi.Serverless.Runs;
+using Nhi.Serverless.Tests.Aws;
+
+namespace Nhi.Serverless.Tests.Infrastructure;
+
+/// <summary>
+/// The local host built in process exactly as tools/Nhi.Serverless.LocalHost builds it, on 127.0.0.1 with a
+/// free port, against the local stack; it records every STS credential issued and every log line.
+/// </summary>
+public sealed class NhiTestHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly string _keyDirectory;
+
+    private NhiTestHost(WebApplication app, string keyDirectory, CapturingLoggerProvider logs, List<Credentials> issued)
+    {
+        _app = app;
+        _keyDirectory = keyDirectory;
+        Logs = logs;
+        IssuedCredentials = issued;
+        Http = new HttpClient { BaseAddress = new Uri(app.Urls.First()), Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public HttpClient Http { get; }
+
+    public CapturingLoggerProvider Logs { get; }
+
+    /// <summary>Every credential STS issued to the host, so tests can search its outputs for the values.</summary>
+    public List<Credentials> IssuedCredentials { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    public DurableTaskClient Client => _app.Services.GetRequiredService<DurableTaskClient>();
+
+    /// <param name="backend">"InMemory" or "AzureStorage".</param>
+    /// <param name="taskHub">The task hub; a fresh one per test keeps Azure Storage runs apart.</param>
+    /// <param name="settings">Extra configuration keys, applied last.</param>
+    /// <param name="configureServices">Service replacements, applied after the shared registrations.</param>
+    public static async Task<NhiTestHost> StartAsync(
+        string backend = "InMemory",
+        string? taskHub = null,
+        IReadOnlyDictionary<string, string?>? settings = null,
+        Action<IServiceCollection>? configureServices = null)
+    {
+        var logs = new CapturingLoggerProvider();
+        List<Credentials> issued = [];
+        string keyDirectory = Directory.CreateTempSubdirectory("nhi-test-keys-").FullName;
+        AwsOptions aws = AwsTestStack.ReadOptions();
+
+        Dictionary<string, string?> configuration = new()
+        {
+            ["Logging:LogLevel:Default"] = "Information",
+            ["Durable:Backend"] = backend,
+            ["Durable:TaskHubName"] = taskHub ?? "NhiTest" + Guid.NewGuid().ToString("N")[..12],
+            ["Durable:AzureStorageConnectionString"] = LocalStack.Get("NHI_AZURE_STORAGE_CONNECTION_STRING"),
+            ["Aws:Region"] = aws.Region,
+            ["Aws:Partition"] = aws.Partition,
+            ["Aws:S3Endpoint"] = aws.S3Endpoint,
+            ["Aws:StsEndpoint"] = aws.StsEndpoint,
+            ["Aws:IamEndpoint"] = aws.IamEndpoint,
+            ["Aws:ForcePathStyle"] = "true",
+            ["Aws:RoleName"] = aws.RoleName,
+            ["Aws:RoleArn"] = aws.RoleArn,
+            ["Aws:RoleId"] = aws.RoleId,
+            ["Aws:AccessKeyId"] = aws.AccessKeyId,
+            ["Aws:SecretAccessKey"] = aws.SecretAccessKey,
+            ["Audit:Signing:KeyFilePath"] = Path.Combine(keyDirectory, "signing-key.pem"),
+            ["Audit:Table:ConnectionString"] = LocalStack.Get("NHI_AZURE_STORAGE_CONNECTION_STRING"),
+            ["Planner:OutOfScopeProbe"] = LocalStack.Get("NHI_BYSTANDER_BUCKET"),
+        };
+        foreach ((string key, string? value) in settings ?? new Dictionary<string, string?>())
+        {
+            configuration[key] = value;
+        }
+
+        WebApplication app = await NhiLocalHost.BuildAsync(
+            ["--urls", "http://127.0.0.1:0"],
+            builder => builder.AddInMemoryCollection(configuration),
+            services =>
+            {
+                services.AddSingleton<ILoggerProvider>(logs);
+                services.AddSingleton<IAmazonSecurityTokenService>(_ => new RecordingStsClient(aws, issued));
+                configureServices?.Invoke(services);
+            });
+        await app.StartAsync();
+        return new NhiTestHost(app, keyDirectory, logs, issued);
+    }
+
+    /// <summary>Waits until the run reaches a terminal state and returns its result; fails the test on timeout.</summary>
+    public async Task<RunResult> WaitForRunAsync(string runId, TimeSpan? timeout = null)
+    {
+        using var cancellation = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
+        while (true)
+        {
+            OrchestrationMetadata? metadata = await Client.GetInstanceAsync(runId, getInputsAndOutputs: true, cancellation.Token);
+            if (metadata is { IsCompleted: true })
+            {
+                Assert.True(
+                    metadata.RuntimeStatus == OrchestrationRuntimeStatus.Completed,
+                    $"Run {runId} ended {metadata.RuntimeStatus}: {metadata.FailureDetails?.ErrorMessage}");
+                return metadata.ReadOutputAs<RunResult>()!;
+            }
+
+            await Task.Delay(100, cancellation.Token);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        Directory.Delete(_keyDirectory, recursive: true);
+    }
+}
