@@ -118,11 +118,14 @@ def ensure_role(iam, role_name, trusted_user_arn):
 
 def ensure_bucket(s3, bucket):
     """Create BUCKET unless the owner has it, then delete its public access block."""
+    # radosgw 16.2 answers CreateBucket on an existing bucket of the same owner with
+    # BucketAlreadyExists once the bucket has a public access block, so look first.
     try:
-        s3.create_bucket(Bucket=bucket)
+        s3.head_bucket(Bucket=bucket)
     except ClientError as error:
-        if error.response["Error"].get("Code") != "BucketAlreadyOwnedByYou":
+        if error.response["Error"].get("Code") not in ("404", "NoSuchBucket"):
             raise
+        s3.create_bucket(Bucket=bucket)
     # radosgw 16.2 routes DELETE ?publicAccessBlock correctly and keeps the bucket. It
     # returns 200 instead of 204, also when no block is set.
     s3.delete_public_access_block(Bucket=bucket)
