@@ -126,7 +126,9 @@ log file = $CEPH_LOG_DIR/\$cluster-\$name.log
 
 [$CEPH_RGW_NAME]
 rgw data = $CEPH_DIR/rgw
-rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT
+# tcp_nodelay: without it every authorized request with a response body took about 44 ms (Nagle's
+# algorithm against the client's delayed ACK); with it about 2 ms.
+rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT tcp_nodelay=1
 rgw enable apis = s3, sts, iam, admin
 rgw s3 auth use sts = true
 rgw sts key = $sts_key

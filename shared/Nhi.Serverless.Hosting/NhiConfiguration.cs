@@ -64,7 +64,11 @@ public static class NhiConfiguration
                 $"Invalid setting Durable:Backend '{backendText}': expected InMemory or AzureStorage.");
         }
 
-        return new DurableSidecarOptions(backend, section["AzureStorageConnectionString"], section["TaskHubName"] ?? "NhiServerless");
+        return new DurableSidecarOptions(
+            backend,
+            section["AzureStorageConnectionString"],
+            section["TaskHubName"] ?? "NhiServerless",
+            ReadPositiveInt(section, "MaxConcurrentWorkItems", 64));
     }
 
     public static PlannerOptions ReadPlanner(IConfiguration configuration)

@@ -6,7 +6,6 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.DurableTask.Testing.Sidecar;
 using Microsoft.DurableTask.Testing.Sidecar.Grpc;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -28,7 +27,9 @@ public enum DurableBackend
 /// <param name="Backend">The orchestration store.</param>
 /// <param name="AzureStorageConnectionString">Required for <see cref="DurableBackend.AzureStorage"/>.</param>
 /// <param name="TaskHubName">The task hub; Azure Storage names its queues and tables after it.</param>
-public sealed record DurableSidecarOptions(DurableBackend Backend, string? AzureStorageConnectionString = null, string TaskHubName = "NhiServerless");
+/// <param name="MaxConcurrentWorkItems">Orchestration and activity work items the backend hands out at once, each.</param>
+public sealed record DurableSidecarOptions(
+    DurableBackend Backend, string? AzureStorageConnectionString = null, string TaskHubName = "NhiServerless", int MaxConcurrentWorkItems = 64);
 
 /// <summary>
 /// The Durable Task gRPC sidecar (the backend side of the worker/client protocol) on 127.0.0.1 with a
@@ -82,7 +83,7 @@ public sealed class DurableSidecar : IAsyncDisposable
     {
         if (options.Backend == DurableBackend.InMemory)
         {
-            return new InMemoryOrchestrationService(loggerFactory);
+            return new TunedInMemoryOrchestrationService(loggerFactory, options.MaxConcurrentWorkItems);
         }
 
         if (string.IsNullOrWhiteSpace(options.AzureStorageConnectionString))
@@ -99,6 +100,8 @@ public sealed class DurableSidecar : IAsyncDisposable
             // Without it the first orchestration after start waited about 5 s for partition leases on Azurite.
             UseTablePartitionManagement = true,
             MaxQueuePollingInterval = TimeSpan.FromSeconds(1),
+            MaxConcurrentTaskActivityWorkItems = options.MaxConcurrentWorkItems,
+            MaxConcurrentTaskOrchestrationWorkItems = options.MaxConcurrentWorkItems,
         };
 
         var service = new AzureStorageOrchestrationService(settings);
