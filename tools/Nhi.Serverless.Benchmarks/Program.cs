@@ -1,0 +1,6 @@
+using System.CommandLine;
+using Nhi.Serverless.Benchmarks;
+
+var root = new RootCommand("Nhi.Serverless benchmarks. Each writes a Markdown results page.");
+root.Subcommands.Add(RemediationBenchmark.CreateCommand());
+return await root.Parse(args).InvokeAsync();

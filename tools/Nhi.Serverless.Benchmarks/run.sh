@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs a benchmark against a fresh Release build of the local host on the local stack, and writes its
+# results page under docs/benchmarks/. Usage:
+#   tools/Nhi.Serverless.Benchmarks/run.sh remediation [--findings N] [--concurrency 1,8] [--backend InMemory|AzureStorage]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+benchmark=${1:?usage: run.sh remediation [options]}
+shift
+backend=InMemory
+args=()
+while (($#)); do
+  case "$1" in
+    --backend) backend=${2:?--backend needs InMemory or AzureStorage}; shift 2 ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+
+infra/local/stack.sh up
+# shellcheck source=../../infra/local/host.sh
+. infra/local/host.sh
+load_host_environment "$backend"
+export Logging__LogLevel__Default=${NHI_BENCH_LOG_LEVEL:-Warning}
+
+echo "==> building (Release)"
+dotnet build tools/Nhi.Serverless.Benchmarks -c Release -nologo -v quiet -o .stack/bin/benchmarks
+url="http://127.0.0.1:${NHI_BENCH_PORT:-7081}"
+start_local_host "$url" .stack/bench-host.log
+
+suffix=""
+[ "$backend" = InMemory ] || suffix="-$(echo "$backend" | tr '[:upper:]' '[:lower:]')"
+dotnet .stack/bin/benchmarks/Nhi.Serverless.Benchmarks.dll "$benchmark" --host "$url" --host-pid "$host_pid" \
+  --backend "$backend" --output "docs/benchmarks/$benchmark$suffix.md" "${args[@]}"
