@@ -13,9 +13,10 @@ public static class SessionNames
 
     /// <summary>
     /// Returns "nhi-" followed by the grant id's hex digits: the 32 digits of a GUID in any format, or the id in
-    /// lowercase when it is 1 to 60 hex digits. Any other id becomes the first 60 hex digits of its SHA-256. Grant
-    /// ids that differ in more than letter case or GUID format get different session names, so revoking one grant
-    /// never cuts another.
+    /// lowercase when it is 1 to 60 hex digits and inner hyphens (the orchestrator's "{run}-{attempt}" ids, so
+    /// the session name in CloudTrail names the run). Any other id becomes the first 60 hex digits of its SHA-256.
+    /// Grant ids that differ in more than letter case or GUID format get different session names, so revoking
+    /// one grant never cuts another.
     /// </summary>
     public static string For(string grantId)
     {
@@ -26,7 +27,10 @@ public static class SessionNames
             return Prefix + guid.ToString("N");
         }
 
-        if (grantId.Length <= MaxIdLength && grantId.All(char.IsAsciiHexDigit))
+        if (grantId.Length <= MaxIdLength
+            && grantId.All(character => char.IsAsciiHexDigit(character) || character == '-')
+            && grantId[0] != '-'
+            && grantId[^1] != '-')
         {
             return Prefix + grantId.ToLowerInvariant();
         }

@@ -18,4 +18,17 @@ public static class RunIds
         byte[] hash = SHA256.HashData(Encoding.UTF8.GetBytes(key));
         return "run-" + Convert.ToHexStringLower(hash.AsSpan(0, 16));
     }
+
+    /// <summary>
+    /// Returns a grant id for one attempt of a run: 16 hex characters that identify the run, a hyphen, and the
+    /// attempt's 32 hex characters. Brokers derive session and principal names from it, so a platform's own
+    /// logs (such as CloudTrail's role session name) show which run a credential served.
+    /// </summary>
+    public static string GrantIdFor(string runId, Guid attempt)
+    {
+        string runHex = runId.StartsWith("run-", StringComparison.Ordinal) && runId.Length >= 20 && runId[4..20].All(char.IsAsciiHexDigitLower)
+            ? runId[4..20]
+            : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(runId)).AsSpan(0, 8));
+        return runHex + "-" + attempt.ToString("N");
+    }
 }

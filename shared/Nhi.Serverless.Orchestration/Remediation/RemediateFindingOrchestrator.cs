@@ -40,7 +40,7 @@ public sealed class RemediateFindingOrchestrator : TaskOrchestrator<RemediationR
         for (int attempt = 1; attempt <= plan.MaxAttempts; attempt++)
         {
             var grant = new GrantRequest(
-                GrantId: context.NewGuid().ToString("N"),
+                GrantId: RunIds.GrantIdFor(request.RunId, context.NewGuid()),
                 RunId: request.RunId,
                 Scope: plan.Scope,
                 Lifetime: plan.GrantLifetime,

@@ -17,9 +17,18 @@ public sealed partial class SessionNamesTests
         Assert.Equal("nhi-abc123", SessionNames.For("ABC123"));
     }
 
+    [Fact]
+    public void RunGrantId_KeepsRunPrefix()
+    {
+        string grantId = Nhi.Serverless.Runs.RunIds.GrantIdFor("run-e92501f0c88d48ad0012a0ea664eb150", Guid.Parse("fdeb2d6e-c034-521b-9712-17c1f32583ec"));
+
+        Assert.Equal("nhi-e92501f0c88d48ad-fdeb2d6ec034521b971217c1f32583ec", SessionNames.For(grantId));
+        Assert.Matches(SessionNamePattern(), SessionNames.For(grantId));
+    }
+
     [Theory]
     [InlineData("run-1/attempt 2")]
-    [InlineData("ab-cd")]
+    [InlineData("-abcd")]
     [InlineData("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")]
     public void OtherId_IsHashedWithinLimits(string grantId)
     {
