@@ -383,7 +383,7 @@ public sealed partial class StsGrantBroker : ICredentialBroker<AwsSessionCredent
     public DateTimeOffset LatestPossibleExpiry(GrantRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return request.RequestedAt + Lifetime.Maximum + _options.ClockSkewAllowance;
+        return IssueDeadline(request) + _options.ClockSkewAllowance;
     }
 
     /// <summary>Returns the role's unique id: from the options, else read once with IAM GetRole.</summary>
@@ -413,19 +413,28 @@ public sealed partial class StsGrantBroker : ICredentialBroker<AwsSessionCredent
     }
 
     // The lifetime asked for, clamped to the bounds and cut so the session ends by RequestedAt + Maximum.
+    // The requested lifetime, clamped to the platform's bounds.
+    private TimeSpan RequestedDuration(GrantRequest request) =>
+        Lifetime.Clamp(request.Lifetime > TimeSpan.Zero ? request.Lifetime : TimeSpan.FromSeconds(_options.SessionDurationSeconds));
+
+    // Every session of the grant ends by this time: the requested lifetime after the request, plus one clock skew
+    // allowance for the time between request and issue. Revocation can then bound the expiry without a store, and
+    // a deny policy can be pruned after the requested lifetime, not the platform's maximum.
+    private DateTimeOffset IssueDeadline(GrantRequest request) =>
+        request.RequestedAt + RequestedDuration(request) + _options.ClockSkewAllowance;
+
     private TimeSpan SessionDuration(GrantRequest request)
     {
-        TimeSpan requested = request.Lifetime > TimeSpan.Zero ? request.Lifetime : TimeSpan.FromSeconds(_options.SessionDurationSeconds);
-        TimeSpan clamped = Lifetime.Clamp(requested);
-        TimeSpan remaining = request.RequestedAt + Lifetime.Maximum - _time.GetUtcNow();
+        TimeSpan requested = RequestedDuration(request);
+        TimeSpan remaining = IssueDeadline(request) - _time.GetUtcNow();
         if (remaining < Lifetime.Minimum)
         {
             throw new InvalidOperationException(
                 $"Grant {request.GrantId} was requested at {request.RequestedAt:O}, too long ago to issue: a session must end by "
-                + $"{request.RequestedAt + Lifetime.Maximum:O} and last at least {Lifetime.Minimum.TotalSeconds} s; request a new grant.");
+                + $"{IssueDeadline(request):O} and last at least {Lifetime.Minimum.TotalSeconds} s; request a new grant.");
         }
 
-        TimeSpan duration = clamped < remaining ? clamped : remaining;
+        TimeSpan duration = requested < remaining ? requested : remaining;
         return TimeSpan.FromSeconds(Math.Floor(duration.TotalSeconds));
     }
 

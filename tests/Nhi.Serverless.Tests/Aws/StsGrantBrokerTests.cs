@@ -153,6 +153,27 @@ public sealed class StsGrantBrokerTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Issue_StaleRequest_IsRejected()
+    {
+        GrantRequest fresh = _stack.NewGrant(_stack.PlaybookScope("nhi-test-stale"));
+        GrantRequest stale = fresh with { RequestedAt = DateTimeOffset.UtcNow - _stack.Options.ClockSkewAllowance - TimeSpan.FromMinutes(1) };
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => Broker.IssueAsync(stale, CancellationToken.None));
+
+        Assert.Contains("too long ago", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LatestExpiry_FollowsRequestedLifetime()
+    {
+        GrantRequest grant = _stack.NewGrant(_stack.PlaybookScope("nhi-test-expiry"));
+
+        DateTimeOffset latest = Broker.LatestPossibleExpiry(grant);
+
+        Assert.Equal(grant.RequestedAt + TimeSpan.FromMinutes(15) + (2 * _stack.Options.ClockSkewAllowance), latest);
+    }
+
+    [Fact]
     public async Task RevokedGrant_CannotBeIssuedAfterwards()
     {
         string bucket = await _stack.CreateBucketAsync();
