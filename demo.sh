@@ -20,15 +20,16 @@ done
 echo "==> local stack"
 infra/local/stack.sh up
 echo "==> resetting the demo buckets to their public state"
-infra/local/stack.sh seed >/dev/null 2>.stack/seed.log || { cat .stack/seed.log >&2; exit 1; }
+mkdir -p artifacts
+infra/local/stack.sh seed >/dev/null 2>artifacts/seed.log || { cat artifacts/seed.log >&2; exit 1; }
 
 # shellcheck source=infra/local/host.sh
 . infra/local/host.sh
 load_host_environment "$backend"
 
 echo "==> building"
-dotnet build tools/Nhi.Serverless.Cli -c Release -nologo -v quiet -o .stack/bin/cli
+dotnet build tools/Nhi.Serverless.Cli -c Release -nologo -v quiet -o artifacts/bin/cli
 url="http://127.0.0.1:${NHI_HOST_PORT:-7071}"
-start_local_host "$url" .stack/localhost.log
+start_local_host "$url" artifacts/localhost.log
 
-dotnet .stack/bin/cli/nhi.dll demo --host "$url" --samples samples "${cli_args[@]}"
+dotnet artifacts/bin/cli/nhi.dll demo --host "$url" --samples samples "${cli_args[@]}"

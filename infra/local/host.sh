@@ -1,20 +1,24 @@
 # Helpers for scripts that run the local host against the local stack. Source this file from the
-# repository root after `infra/local/stack.sh up`.
+# repository root after `infra/local/stack.sh up`. The stack's work folder is $NHI_STACK_DIR
+# (default .stack); builds and logs go to artifacts/ in this checkout.
+
+stack_dir=${NHI_STACK_DIR:-$PWD/.stack}
+mkdir -p artifacts
 
 # Exports the stack's settings and the host settings that the demo and the benchmarks share.
 # $1: the Durable backend, InMemory or AzureStorage.
 load_host_environment() {
   set -a
   # shellcheck disable=SC1091
-  . .stack/stack.env
+  . "$stack_dir/stack.env"
   set +a
   export NHI_SCOPE_PROBE_BUCKET="$NHI_BYSTANDER_BUCKET"
-  export NHI_AUDIT_SIGNING_KEY_FILE="$PWD/.stack/audit-keys/signing-key.pem"
+  export NHI_AUDIT_SIGNING_KEY_FILE="$stack_dir/audit-keys/signing-key.pem"
   export NHI_DURABLE_BACKEND="$1"
   export AWS_EC2_METADATA_DISABLED=true
 }
 
-# Builds the local host (Release) into .stack/bin/localhost, starts it on $1 (a URL on 127.0.0.1)
+# Builds the local host (Release) into artifacts/bin/localhost, starts it on $1 (a URL on 127.0.0.1)
 # with its output in the log file $2, and waits until /healthz answers. Sets host_pid and stops the
 # host by that pid when the calling script exits.
 start_local_host() {
@@ -24,9 +28,9 @@ start_local_host() {
     exit 1
   fi
 
-  dotnet build tools/Nhi.Serverless.LocalHost -c Release -nologo -v quiet -o .stack/bin/localhost
+  dotnet build tools/Nhi.Serverless.LocalHost -c Release -nologo -v quiet -o artifacts/bin/localhost
   echo "==> starting the local host on $url ($NHI_DURABLE_BACKEND backend); log: $log"
-  dotnet .stack/bin/localhost/Nhi.Serverless.LocalHost.dll --urls "$url" >"$log" 2>&1 &
+  dotnet artifacts/bin/localhost/Nhi.Serverless.LocalHost.dll --urls "$url" >"$log" 2>&1 &
   host_pid=$!
   trap 'kill "$host_pid" 2>/dev/null && wait "$host_pid" 2>/dev/null; true' EXIT
 

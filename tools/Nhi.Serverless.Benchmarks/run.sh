@@ -23,11 +23,11 @@ load_host_environment "$backend"
 export Logging__LogLevel__Default=${NHI_BENCH_LOG_LEVEL:-Warning}
 
 echo "==> building (Release)"
-dotnet build tools/Nhi.Serverless.Benchmarks -c Release -nologo -v quiet -o .stack/bin/benchmarks
+dotnet build tools/Nhi.Serverless.Benchmarks -c Release -nologo -v quiet -o artifacts/bin/benchmarks
 url="http://127.0.0.1:${NHI_BENCH_PORT:-7081}"
-start_local_host "$url" .stack/bench-host.log
+start_local_host "$url" artifacts/bench-host.log
 
 suffix=""
 [ "$backend" = InMemory ] || suffix="-$(echo "$backend" | tr '[:upper:]' '[:lower:]')"
-dotnet .stack/bin/benchmarks/Nhi.Serverless.Benchmarks.dll "$benchmark" --host "$url" --host-pid "$host_pid" \
+dotnet artifacts/bin/benchmarks/Nhi.Serverless.Benchmarks.dll "$benchmark" --host "$url" --host-pid "$host_pid" \
   --backend "$backend" --output "docs/benchmarks/$benchmark$suffix.md" "${args[@]}"
