@@ -32,6 +32,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 ROLE_POLICY_NAME = "bucket-configuration"
+REVOCATION_POLICY_PREFIX = "nhi-revoke-"
 
 # The actions that the remediation role may perform on any bucket. radosgw 16.2 checks
 # s3:GetBucketPolicy for GetPublicAccessBlock and s3:PutBucketPublicAccessBlock for
@@ -109,7 +110,9 @@ def ensure_role(iam, role_name, trusted_user_arn):
     iam.put_role_policy(RoleName=role_name, PolicyName=ROLE_POLICY_NAME, PolicyDocument=role_policy)
 
     for policy_name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
-        if policy_name != ROLE_POLICY_NAME:
+        # A deny policy keeps a revoked session revoked until the session expires, and the broker
+        # prunes it after that; deleting it here would make a revoked credential valid again.
+        if policy_name != ROLE_POLICY_NAME and not policy_name.startswith(REVOCATION_POLICY_PREFIX):
             iam.delete_role_policy(RoleName=role_name, PolicyName=policy_name)
             print(f"seed.py: deleted inline policy {policy_name} of role {role_name}", file=sys.stderr)
 
