@@ -94,7 +94,10 @@ public sealed class S3PublicAccessExecutor : IRemediationExecutor
                 throw new OperationCanceledException(message, failure, cancellationToken);
             }
 
-            throw new RemediationExecutionException(message, step, lease.Grant, calls.Snapshot(), revocation, failure);
+            throw new RemediationExecutionException(message, step, lease.Grant, calls.Snapshot(), revocation, failure)
+            {
+                Retryable = !IsPermanent(failure),
+            };
         }
 
         _logger.LogInformation(
@@ -102,6 +105,11 @@ public sealed class S3PublicAccessExecutor : IRemediationExecutor
             plan.RunId, plan.Scope.Resource, grant.GrantId, verification!.Passed, revocation.Proven);
         return new ExecutionReport(lease.Grant, actionsTaken, calls.Snapshot(), verification, scopeProbe, revocation);
     }
+
+    // A missing bucket and a call outside the scope fail the same way under every grant.
+    private static bool IsPermanent(Exception failure) =>
+        failure is ScopeViolationException
+        || (failure is Amazon.S3.AmazonS3Exception s3 && s3.ErrorCode == "NoSuchBucket");
 
     // Maps the plan's action names to actions, failing before any grant is issued when the plan cannot run as given.
     private List<IS3RemediationAction> ResolveSteps(RemediationPlan plan, GrantRequest grant)

@@ -323,7 +323,7 @@ public sealed partial class StsGrantBroker : ICredentialBroker<AwsSessionCredent
                 break;
             }
 
-            if (attempts == 2)
+            if (attempts % 3 == 2)
             {
                 await RestoreLostDenyPolicyAsync(lease.Grant, revocation, cancellationToken);
             }

@@ -35,4 +35,10 @@ public sealed class RemediationExecutionException : Exception
 
     /// <summary>The revocation made before this exception was thrown.</summary>
     public RevocationOutcome Revocation { get; }
+
+    /// <summary>
+    /// False when another attempt under a fresh grant would fail the same way, such as a bucket that does not
+    /// exist or a call outside the scope; each attempt costs a credential and a revocation, so it is not made.
+    /// </summary>
+    public bool Retryable { get; init; } = true;
 }
