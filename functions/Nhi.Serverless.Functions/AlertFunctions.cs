@@ -2,12 +2,14 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Client;
+using Nhi.Serverless.Hosting.Edge;
 using Nhi.Serverless.Hosting.Http;
 
 namespace Nhi.Serverless.Functions;
 
 /// <summary>HTTP triggers for alert intake and run status, over the shared HTTP edge.</summary>
-/// <remarks>Function keys authenticate callers (AuthorizationLevel.Function); the handlers write the response themselves.</remarks>
+/// <remarks>Function keys authenticate callers (AuthorizationLevel.Function); a source with configured secrets must
+/// also be signed. The handlers write the response themselves.</remarks>
 public sealed class AlertFunctions(AlertEndpoint alerts)
 {
     [Function("PostAlert")]
@@ -16,7 +18,7 @@ public sealed class AlertFunctions(AlertEndpoint alerts)
         string source,
         [DurableClient] DurableTaskClient client)
     {
-        await alerts.HandleAsync(request.HttpContext, source, client);
+        await alerts.HandleAsync(request.HttpContext, source, client, EdgeCaller.FunctionsHost);
         return new EmptyResult();
     }
 

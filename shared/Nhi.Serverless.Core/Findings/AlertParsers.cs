@@ -27,6 +27,17 @@ public sealed class AlertParsers
     /// <summary>The Security Hub CSPM (ASFF) and OCSF parsers.</summary>
     public static AlertParsers Default { get; } = new([new SecurityHubAlertParser(), new OcsfAlertParser()]);
 
+    /// <summary>Every parser: Security Hub, OCSF, Wiz, Prisma Cloud, CrowdStrike and Defender for Cloud.</summary>
+    public static AlertParsers All { get; } = new(
+    [
+        new SecurityHubAlertParser(),
+        new OcsfAlertParser(),
+        new WizAlertParser(),
+        new PrismaCloudAlertParser(),
+        new CrowdStrikeAlertParser(),
+        new DefenderForCloudAlertParser(),
+    ]);
+
     /// <summary>The known source names, sorted.</summary>
     public IReadOnlyList<string> Sources { get; }
 

@@ -19,13 +19,25 @@ public sealed record Finding(
     string Severity,
     DateTimeOffset UpdatedAt,
     FindingStatus Status,
-    CloudResource Resource);
+    CloudResource Resource)
+{
+    /// <summary>The tool's own rule or policy id when <see cref="ControlId"/> holds a normalized id instead, such as
+    /// a Prisma Cloud policy id; null when the source's control id is <see cref="ControlId"/> itself.</summary>
+    public string? SourceControlId { get; init; }
+}
 
 /// <summary>Names of the finding formats the parsers accept.</summary>
 public static class FindingFormats
 {
     public const string Asff = "asff";
     public const string Ocsf = "ocsf";
+    public const string Wiz = "wiz";
+    public const string PrismaCloud = "prismacloud";
+    public const string CrowdStrike = "crowdstrike";
+    public const string DefenderForCloud = "defender";
+
+    /// <summary>A "run this playbook on this resource" request from a SOAR tool or a Logic App, not a finding.</summary>
+    public const string RunRequest = "run-request";
 }
 
 /// <summary>The status fields of a finding as its source reported them.</summary>

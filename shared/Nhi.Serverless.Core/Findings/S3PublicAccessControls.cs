@@ -31,6 +31,13 @@ public static class S3PublicAccessControls
     /// <summary>Prowler check for bucket-level Block Public Access, which Prowler maps to S3.8.</summary>
     public const string ProwlerBucketLevelPublicAccessBlock = "s3_bucket_level_public_access_block";
 
+    /// <summary>The control id that the Wiz, Prisma Cloud and CrowdStrike parsers give a finding they recognized as a
+    /// publicly accessible S3 bucket, and that a run request naming the playbook "s3-bucket-public-access" carries.</summary>
+    /// <remarks>Those tools identify their rules by ids that differ per tenant or are not published, so their parsers
+    /// keep the tool's own rule id in <see cref="Finding.SourceControlId"/> and put this id in
+    /// <see cref="Finding.ControlId"/>. It equals the playbook's name so that a run request can name the playbook.</remarks>
+    public const string PublicBucket = "s3-bucket-public-access";
+
     /// <summary>The Security Hub control ids.</summary>
     public static IReadOnlyList<string> SecurityHubControls { get; } =
         [PublicReadProhibited, PublicWriteProhibited, BucketLevelPublicAccessBlock];
@@ -45,8 +52,8 @@ public static class S3PublicAccessControls
         ProwlerBucketLevelPublicAccessBlock,
     ];
 
-    /// <summary>Every id above, Security Hub controls first.</summary>
-    public static IReadOnlyList<string> All { get; } = [.. SecurityHubControls, .. ProwlerChecks];
+    /// <summary>Every id above: Security Hub controls, Prowler checks, then <see cref="PublicBucket"/>.</summary>
+    public static IReadOnlyList<string> All { get; } = [.. SecurityHubControls, .. ProwlerChecks, PublicBucket];
 
     /// <summary>Resource types, as the parsers write <see cref="CloudResource.Type"/>, that these controls evaluate.</summary>
     public static IReadOnlyList<string> ResourceTypes { get; } = [SecurityHubAlertParser.BucketResourceType];

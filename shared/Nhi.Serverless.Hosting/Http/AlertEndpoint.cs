@@ -1,8 +1,10 @@
+using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Logging;
 using Nhi.Serverless.Findings;
+using Nhi.Serverless.Hosting.Edge;
 using Nhi.Serverless.Orchestration.Intake;
 
 namespace Nhi.Serverless.Hosting.Http;
@@ -15,20 +17,33 @@ public sealed record AlertEndpointOptions(long MaxBodyBytes)
 }
 
 /// <summary>
-/// POST /api/alerts/{source}: reads one alert body, starts a run per actionable finding and returns
-/// 202 with a status URL per run, 200 when nothing needed a run, or problem+json naming the bad field.
+/// POST /api/alerts/{source}: authenticates and reads one alert body, starts a run per actionable finding and
+/// returns 202 with a status URL per run, 200 when nothing needed a run, or problem+json naming the bad field.
 /// </summary>
 public sealed class AlertEndpoint(
-    AlertIntake intake, IEnumerable<IAlertParser> parsers, AlertEndpointOptions options, ILogger<AlertEndpoint> logger)
+    AlertIntake intake,
+    IEnumerable<IAlertParser> parsers,
+    AlertEndpointOptions options,
+    ILogger<AlertEndpoint> logger,
+    EdgeGate? gate = null)
 {
     private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64 };
+
+    private static readonly string[] JsonLinesMediaTypes =
+        ["application/x-ndjson", "application/jsonl", "application/jsonlines", "application/x-jsonlines"];
 
     private readonly Dictionary<string, IAlertParser> _parsers =
         parsers.ToDictionary(parser => parser.Source, StringComparer.OrdinalIgnoreCase);
 
+    private readonly EdgeGate _gate = gate ?? new EdgeGate(
+        new EdgeOptions(), options, new WebhookAuthenticator(new EdgeOptions(), TimeProvider.System), Microsoft.Extensions.Logging.Abstractions.NullLogger<EdgeGate>.Instance);
+
     public IReadOnlyCollection<string> Sources => _parsers.Keys;
 
-    public async Task HandleAsync(HttpContext context, string source, DurableTaskClient client)
+    public Task HandleAsync(HttpContext context, string source, DurableTaskClient client) =>
+        HandleAsync(context, source, client, EdgeCaller.Direct);
+
+    public async Task HandleAsync(HttpContext context, string source, DurableTaskClient client, EdgeCaller caller)
     {
         if (!_parsers.TryGetValue(source, out IAlertParser? parser))
         {
@@ -37,9 +52,9 @@ public sealed class AlertEndpoint(
             return;
         }
 
-        BodyFormat? format = FormatOf(context.Request.ContentType);
+        bool jsonLines = EdgeGate.AcceptsMediaType(context.Request.ContentType, JsonLinesMediaTypes);
         IJsonLinesAlertParser? linesParser = parser as IJsonLinesAlertParser;
-        if (format is null || (format == BodyFormat.JsonLines && linesParser is null))
+        if ((!jsonLines && !EdgeGate.AcceptsMediaType(context.Request.ContentType, ["application/json"])) || (jsonLines && linesParser is null))
         {
             string accepted = linesParser is null ? "application/json" : "application/json or application/x-ndjson";
             await Problems.WriteAsync(context, StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type", "Unsupported media type",
@@ -47,20 +62,16 @@ public sealed class AlertEndpoint(
             return;
         }
 
-        byte[]? body = await ReadBodyAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
+        byte[]? body = await _gate.ReadAuthenticatedAsync(context, parser.Source, caller);
         if (body is null)
         {
-            await Problems.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "body-too-large", "Body too large",
-                $"The request body exceeds {options.MaxBodyBytes} bytes.", "body", $"at most {options.MaxBodyBytes} bytes");
             return;
         }
 
         AlertParseResult parsed;
         try
         {
-            parsed = format == BodyFormat.JsonLines
-                ? linesParser!.ParseJsonLines(DecodeUtf8(body))
-                : ParseDocument(parser, body);
+            parsed = jsonLines ? linesParser!.ParseJsonLines(DecodeUtf8(body)) : ParseDocument(parser, body);
         }
         catch (JsonException)
         {
@@ -76,58 +87,12 @@ public sealed class AlertEndpoint(
             return;
         }
 
-        IntakeResult result = await intake.AcceptAsync(client, parser.Source, parsed, context.RequestAborted);
-        await WriteAcceptedAsync(context, result);
-    }
-
-    private static Task WriteAcceptedAsync(HttpContext context, IntakeResult result)
-    {
-        string baseUrl = $"{context.Request.Scheme}://{context.Request.Host}{context.Request.PathBase}";
-        var body = new
+        if (!await IntakeResponses.CheckBatchLengthAsync(context, parsed, _gate.Options.MaxBatchLength, "$"))
         {
-            source = result.Source,
-            runs = result.Runs.Select(run => new
-            {
-                run.RunId,
-                run.FindingId,
-                run.Resource,
-                run.Duplicate,
-                statusUrl = $"{baseUrl}/api/runs/{run.RunId}",
-            }),
-            skipped = result.Skipped,
-        };
-
-        context.Response.StatusCode = result.Runs.Count > 0 ? StatusCodes.Status202Accepted : StatusCodes.Status200OK;
-        if (result.Runs.Count > 0)
-        {
-            context.Response.Headers.Location = $"{baseUrl}/api/runs/{result.Runs[0].RunId}";
+            return;
         }
 
-        return context.Response.WriteAsJsonAsync(body, HttpJson.Options, context.RequestAborted);
-    }
-
-    // Returns null when the body is larger than the limit; reads at most limit + 1 bytes.
-    private static async Task<byte[]?> ReadBodyAsync(HttpRequest request, long limit, CancellationToken cancellationToken)
-    {
-        if (request.ContentLength > limit)
-        {
-            return null;
-        }
-
-        using var buffer = new MemoryStream();
-        byte[] chunk = new byte[16 * 1024];
-        int read;
-        while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
-        {
-            if (buffer.Length + read > limit)
-            {
-                return null;
-            }
-
-            buffer.Write(chunk, 0, read);
-        }
-
-        return buffer.ToArray();
+        await IntakeResponses.AcceptAndWriteAsync(context, intake, client, parser.Source, parsed, logger);
     }
 
     private static AlertParseResult ParseDocument(IAlertParser parser, byte[] body)
@@ -141,35 +106,12 @@ public sealed class AlertEndpoint(
     {
         try
         {
-            return new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true).GetString(body);
+            return new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true).GetString(body);
         }
-        catch (System.Text.DecoderFallbackException exception)
+        catch (DecoderFallbackException exception)
         {
             throw new JsonException("The body is not valid UTF-8.", exception);
         }
-    }
-
-    private enum BodyFormat
-    {
-        Json,
-        JsonLines,
-    }
-
-    private static BodyFormat? FormatOf(string? contentType)
-    {
-        if (string.IsNullOrEmpty(contentType))
-        {
-            return null;
-        }
-
-        string mediaType = contentType.Split(';', 2)[0].Trim().ToLowerInvariant();
-        return mediaType switch
-        {
-            "application/json" => BodyFormat.Json,
-            "application/x-ndjson" or "application/jsonl" or "application/jsonlines" or "application/x-jsonlines" => BodyFormat.JsonLines,
-            _ when mediaType.EndsWith("+json", StringComparison.Ordinal) => BodyFormat.Json,
-            _ => null,
-        };
     }
 
     private static string Truncate(string value) => value.Length <= 64 ? value : value[..64] + "...";

@@ -1,0 +1,293 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.Logging;
+using Nhi.Serverless.Hosting.Edge;
+using Nhi.Serverless.Intake;
+
+namespace Nhi.Serverless.Hosting.Http;
+
+/// <summary>
+/// The SOAR API under /api/soar/runs: start a run of a playbook on a resource (idempotent by run id), read its
+/// status, approve or reject a pending step, cancel it, and list runs. Requests authenticate as the "soar" source.
+/// </summary>
+public sealed class SoarEndpoints(RunRequests requests, ILogger<SoarEndpoints> logger, IIntakeJournal? journal = null)
+{
+    public const string AuthSource = "soar";
+
+    /// <summary>The Durable external event that carries an approval decision to a run.</summary>
+    public const string ApprovalEventName = "Approval";
+
+    private const int MaxPageSize = 200;
+
+    /// <summary>POST /api/soar/runs: 202 with the run's URL when started, 200 when the run id names the same request.</summary>
+    public async Task StartAsync(HttpContext context, DurableTaskClient client, EdgeCaller caller)
+    {
+        if (await requests.ReadAsync(context, AuthSource, caller) is not { } request)
+        {
+            return;
+        }
+
+        if (await requests.StartAsync(context, client, request, AuthSource) is not { } started)
+        {
+            return;
+        }
+
+        string baseUrl = IntakeResponses.BaseUrl(context);
+        context.Response.StatusCode = started.Existed ? StatusCodes.Status200OK : StatusCodes.Status202Accepted;
+        context.Response.Headers.Location = $"{baseUrl}/api/soar/runs/{started.RunId}";
+        await context.Response.WriteAsJsonAsync(
+            new
+            {
+                runId = started.RunId,
+                duplicate = started.Existed,
+                parked = started.DeadLetterId is not null,
+                deadLetterId = started.DeadLetterId,
+                statusUrl = $"{baseUrl}/api/soar/runs/{started.RunId}",
+            },
+            HttpJson.Options,
+            context.RequestAborted);
+    }
+
+    /// <summary>GET /api/soar/runs/{runId}: the run's status and, once completed, its result.</summary>
+    public async Task GetAsync(HttpContext context, string runId, DurableTaskClient client, EdgeCaller caller)
+    {
+        if (await requests.Gate.ReadAuthenticatedAsync(context, AuthSource, caller) is null)
+        {
+            return;
+        }
+
+        OrchestrationMetadata? metadata = await client.GetInstanceAsync(runId, getInputsAndOutputs: true, context.RequestAborted);
+        if (metadata is null)
+        {
+            await WriteRunNotFoundAsync(context);
+            return;
+        }
+
+        await context.Response.WriteAsJsonAsync(RunViews.Describe(metadata, IntakeResponses.BaseUrl(context), withResult: true), HttpJson.Options, context.RequestAborted);
+    }
+
+    /// <summary>GET /api/soar/runs?status=Running&amp;createdAfter=...&amp;pageSize=50&amp;continuationToken=...: one page of runs, newest query first.</summary>
+    public async Task ListAsync(HttpContext context, DurableTaskClient client, EdgeCaller caller)
+    {
+        if (await requests.Gate.ReadAuthenticatedAsync(context, AuthSource, caller) is null)
+        {
+            return;
+        }
+
+        IQueryCollection query = context.Request.Query;
+        List<OrchestrationRuntimeStatus> statuses = [];
+        foreach (string? text in query["status"])
+        {
+            if (!Enum.TryParse(text, ignoreCase: true, out OrchestrationRuntimeStatus status) || !Enum.IsDefined(status))
+            {
+                await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-query", "Invalid query", "The status filter is not a run status.",
+                    "status", "one of: " + string.Join(", ", Enum.GetNames<OrchestrationRuntimeStatus>()));
+                return;
+            }
+
+            statuses.Add(status);
+        }
+
+        int pageSize = 50;
+        if (query["pageSize"].FirstOrDefault() is { } pageText
+            && (!int.TryParse(pageText, NumberStyles.None, CultureInfo.InvariantCulture, out pageSize) || pageSize is < 1 or > MaxPageSize))
+        {
+            await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-query", "Invalid query", "The page size is out of range.",
+                "pageSize", $"a whole number from 1 to {MaxPageSize}");
+            return;
+        }
+
+        DateTimeOffset? createdAfter = null;
+        if (query["createdAfter"].FirstOrDefault() is { } afterText)
+        {
+            if (!DateTimeOffset.TryParse(afterText, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out DateTimeOffset after))
+            {
+                await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-query", "Invalid query", "createdAfter is not a date-time.",
+                    "createdAfter", "an ISO 8601 date-time such as 2026-05-14T09:00:00Z");
+                return;
+            }
+
+            createdAfter = after;
+        }
+
+        var filter = new OrchestrationQuery
+        {
+            Statuses = statuses.Count > 0 ? statuses : null,
+            CreatedFrom = createdAfter,
+            PageSize = pageSize,
+            ContinuationToken = query["continuationToken"].FirstOrDefault(),
+            FetchInputsAndOutputs = false,
+        };
+
+        string baseUrl = IntakeResponses.BaseUrl(context);
+        List<object> runs = [];
+        string? next = null;
+        await foreach (Microsoft.DurableTask.Page<OrchestrationMetadata> page in client.GetAllInstancesAsync(filter).AsPages(filter.ContinuationToken, pageSize))
+        {
+            runs.AddRange(page.Values.Select(metadata => RunViews.Describe(metadata, baseUrl, withResult: false)));
+            next = page.ContinuationToken;
+            break;
+        }
+
+        await context.Response.WriteAsJsonAsync(new { runs, continuationToken = next }, HttpJson.Options, context.RequestAborted);
+    }
+
+    /// <summary>POST /api/soar/runs/{runId}/approval with {"approved", "by", "reason"}: delivers the decision to a
+    /// run that waits for one.</summary>
+    public async Task ApproveAsync(HttpContext context, string runId, DurableTaskClient client, EdgeCaller caller)
+    {
+        byte[]? body = await requests.Gate.ReadAsync(context, AuthSource, caller, ["application/json"]);
+        if (body is null)
+        {
+            return;
+        }
+
+        if (await ReadDecisionAsync(context, body) is not { } decision)
+        {
+            return;
+        }
+
+        if (await RunningRunAsync(context, runId, client) is null)
+        {
+            return;
+        }
+
+        // NOTE: approvals are delivered as the Durable external event the orchestrator waits for; the approval
+        // endpoint of the orchestration owners can replace this call once it exists.
+        await client.RaiseEventAsync(
+            runId,
+            ApprovalEventName,
+            new { approved = decision.Approved, by = decision.By, channel = AuthSource, reason = decision.Reason },
+            context.RequestAborted);
+        logger.LogInformation(
+            "Delivered approval decision {Approved} for run {RunId} from SOAR caller {ApprovedBy}", decision.Approved, runId, decision.By);
+
+        context.Response.StatusCode = StatusCodes.Status202Accepted;
+        await context.Response.WriteAsJsonAsync(new { runId, decision.Approved, decision.By, channel = AuthSource }, HttpJson.Options, context.RequestAborted);
+    }
+
+    /// <summary>POST /api/soar/runs/{runId}/cancel with {"by", "reason"}: terminates a run that has not finished.</summary>
+    /// <remarks>A grant issued by an execute step that is already running is still revoked and proven inside that
+    /// step, which completes although the orchestration no longer waits for it.</remarks>
+    public async Task CancelAsync(HttpContext context, string runId, DurableTaskClient client, EdgeCaller caller)
+    {
+        byte[]? body = await requests.Gate.ReadAsync(context, AuthSource, caller, ["application/json"]);
+        if (body is null)
+        {
+            return;
+        }
+
+        string by;
+        string? reason;
+        try
+        {
+            using JsonDocument document = JsonDocument.Parse(body);
+            by = RequiredString(document.RootElement, "by");
+            reason = OptionalString(document.RootElement, "reason");
+        }
+        catch (JsonException)
+        {
+            await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, "malformed-json", "Malformed JSON",
+                "The request body is not a well-formed JSON document.", "$", "a JSON object with by and reason");
+            return;
+        }
+        catch (InvalidDataException missing)
+        {
+            await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-request", "Invalid request", missing.Message, missing.Source, "a non-empty string");
+            return;
+        }
+
+        if (await RunningRunAsync(context, runId, client) is null)
+        {
+            return;
+        }
+
+        await client.TerminateInstanceAsync(runId, new TerminateInstanceOptions { Output = new { cancelledBy = by, reason } }, context.RequestAborted);
+        logger.LogInformation("Cancelled run {RunId} at the request of SOAR caller {CancelledBy}", runId, by);
+        if (journal is not null)
+        {
+            await journal.RecordAsync(
+                [new IntakeRecord(AuthSource, context.TraceIdentifier, "request:" + runId, runId, IntakeOutcomes.Cancelled, $"cancelled by {by}", DateTimeOffset.UtcNow)],
+                context.RequestAborted);
+        }
+
+        context.Response.StatusCode = StatusCodes.Status202Accepted;
+        await context.Response.WriteAsJsonAsync(new { runId, cancelled = true, by }, HttpJson.Options, context.RequestAborted);
+    }
+
+    private static async Task<OrchestrationMetadata?> RunningRunAsync(HttpContext context, string runId, DurableTaskClient client)
+    {
+        OrchestrationMetadata? metadata = await client.GetInstanceAsync(runId, getInputsAndOutputs: false, context.RequestAborted);
+        if (metadata is null)
+        {
+            await WriteRunNotFoundAsync(context);
+            return null;
+        }
+
+        if (metadata.IsCompleted)
+        {
+            await Problems.WriteAsync(context, StatusCodes.Status409Conflict, "run-finished", "Run finished",
+                $"The run has finished with status {metadata.RuntimeStatus}; it takes no more decisions.", "runId", "a run that has not finished");
+            return null;
+        }
+
+        return metadata;
+    }
+
+    private static async Task<Decision?> ReadDecisionAsync(HttpContext context, byte[] body)
+    {
+        try
+        {
+            using JsonDocument document = JsonDocument.Parse(body);
+            JsonElement root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("approved", out JsonElement approved)
+                || approved.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+            {
+                await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-request", "Invalid request",
+                    "Field 'approved' must be true or false.", "approved", "true or false");
+                return null;
+            }
+
+            return new Decision(approved.GetBoolean(), RequiredString(root, "by"), OptionalString(root, "reason"));
+        }
+        catch (JsonException)
+        {
+            await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, "malformed-json", "Malformed JSON",
+                "The request body is not a well-formed JSON document.", "$", "a JSON object with approved, by and reason");
+        }
+        catch (InvalidDataException missing)
+        {
+            await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-request", "Invalid request", missing.Message, missing.Source, "a non-empty string");
+        }
+
+        return null;
+    }
+
+    // Raises InvalidDataException whose Source is the field name, for the problem's field member.
+    private static string RequiredString(JsonElement owner, string name) =>
+        OptionalString(owner, name) ?? throw new InvalidDataException($"Field '{name}' is missing; a non-empty string is required.") { Source = name };
+
+    private static string? OptionalString(JsonElement owner, string name)
+    {
+        if (owner.ValueKind != JsonValueKind.Object || !owner.TryGetProperty(name, out JsonElement value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.String)
+        {
+            throw new InvalidDataException($"Field '{name}' must be a string.") { Source = name };
+        }
+
+        string text = value.GetString()!.Trim();
+        return text.Length == 0 ? null : text[..Math.Min(text.Length, 200)];
+    }
+
+    private static Task WriteRunNotFoundAsync(HttpContext context) =>
+        Problems.WriteAsync(context, StatusCodes.Status404NotFound, "run-not-found", "Run not found",
+            "No run has this id.", "runId", "the id of a started run");
+
+    private sealed record Decision(bool Approved, string By, string? Reason);
+}
