@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using Azure;
@@ -38,6 +39,7 @@ public sealed partial class TableAuditStore
     private const int MaxTransactionActions = 100;
     private const long MaxTransactionBytes = 3L * 1024 * 1024;
     private const int PointReadConcurrency = 8;
+    private const int TransactionConcurrency = 8;
 
     private readonly TableClient _records;
     private readonly TableClient _index;
@@ -237,33 +239,39 @@ public sealed partial class TableAuditStore
     /// <summary>Inserts entities, in transactions per partition where possible, and returns those already stored with the same hash.</summary>
     private async Task<Dictionary<string, TableEntity>> InsertAllAsync(TableClient table, List<TableEntity> entities, CancellationToken cancellationToken)
     {
-        var storedBefore = new Dictionary<string, TableEntity>(StringComparer.Ordinal);
-        foreach (List<TableEntity> transaction in PlanTransactions(entities))
-        {
-            try
-            {
-                await table.SubmitTransactionAsync(
-                    transaction.Select(entity => new TableTransactionAction(TableTransactionActionType.Add, entity)),
-                    cancellationToken).ConfigureAwait(false);
-                continue;
-            }
-            catch (RequestFailedException ex) when (ex.Status == 409)
-            {
-                // A transaction fails whole when one entity exists, as on a retried run. Inserting one by
-                // one shows which entities are new and which were stored before.
-                LogTransactionConflict(_logger, transaction.Count, transaction[0].PartitionKey, table.Name);
-            }
+        var storedBefore = new ConcurrentDictionary<string, TableEntity>(StringComparer.Ordinal);
 
-            foreach (TableEntity entity in transaction)
+        // The transactions contain different entities, so they can run in any order, and several are
+        // sent at once to overlap their round trips.
+        await Parallel.ForEachAsync(
+            PlanTransactions(entities),
+            new ParallelOptions { MaxDegreeOfParallelism = TransactionConcurrency, CancellationToken = cancellationToken },
+            async (transaction, token) =>
             {
-                if (await InsertOneAsync(table, entity, cancellationToken).ConfigureAwait(false) is { } existing)
+                try
                 {
-                    storedBefore[entity.RowKey] = existing;
+                    await table.SubmitTransactionAsync(
+                        transaction.Select(entity => new TableTransactionAction(TableTransactionActionType.Add, entity)),
+                        token).ConfigureAwait(false);
+                    return;
                 }
-            }
-        }
+                catch (RequestFailedException ex) when (ex.Status == 409)
+                {
+                    // A transaction fails whole when one entity exists, as on a retried run. Inserting one by
+                    // one shows which entities are new and which were stored before.
+                    LogTransactionConflict(_logger, transaction.Count, transaction[0].PartitionKey, table.Name);
+                }
 
-        return storedBefore;
+                foreach (TableEntity entity in transaction)
+                {
+                    if (await InsertOneAsync(table, entity, token).ConfigureAwait(false) is { } existing)
+                    {
+                        storedBefore[entity.RowKey] = existing;
+                    }
+                }
+            }).ConfigureAwait(false);
+
+        return new Dictionary<string, TableEntity>(storedBefore, StringComparer.Ordinal);
     }
 
     /// <summary>Inserts one entity; returns null when it was new, or the stored entity when one with the same hash was there.</summary>

@@ -4,8 +4,11 @@ using System.Text.Json.Nodes;
 
 namespace Nhi.Serverless.Audit;
 
-/// <summary>Checks stored audit records: each record's hash and signature, and a stream's chain.</summary>
-public static class AuditVerifier
+/// <summary>
+/// Checks stored audit records: each record's hash and signature, a stream's chain, and, with
+/// checkpoints, a whole trail (see <see cref="VerifyTrail(Stream, IEnumerable{string}, Jwks, AuditTrailVerificationOptions?)"/>).
+/// </summary>
+public static partial class AuditVerifier
 {
     /// <summary>
     /// Recomputes the record's canonical hash and checks its signature against the JWKS key named by
@@ -17,30 +20,42 @@ public static class AuditVerifier
         ArgumentNullException.ThrowIfNull(storedRecord);
         ArgumentNullException.ThrowIfNull(jwks);
         string id = ReadString(storedRecord, AuditRecordFields.Id) ?? "(no id)";
+        return VerifySealed(storedRecord, jwks, $"record {id}");
+    }
 
-        string? hash = ReadString(storedRecord, AuditRecordFields.Hash);
-        string? signature = ReadString(storedRecord, AuditRecordFields.Signature);
-        string? kid = ReadString(storedRecord, AuditRecordFields.KeyId);
-        string? alg = ReadString(storedRecord, AuditRecordFields.Algorithm);
+    /// <summary>
+    /// Checks an object sealed the way records and checkpoints are: <c>hash</c> is the SHA-256 of its
+    /// canonical JSON without <c>hash</c> and <c>signature</c>, and <c>signature</c> verifies over the
+    /// same bytes with the JWKS key named by <c>kid</c>.
+    /// </summary>
+    /// <param name="sealedObject">The record or checkpoint.</param>
+    /// <param name="jwks">The keys.</param>
+    /// <param name="subject">What the object is in messages, such as "record 20250301T...-0001".</param>
+    internal static VerificationResult VerifySealed(JsonObject sealedObject, Jwks jwks, string subject)
+    {
+        string? hash = ReadString(sealedObject, AuditRecordFields.Hash);
+        string? signature = ReadString(sealedObject, AuditRecordFields.Signature);
+        string? kid = ReadString(sealedObject, AuditRecordFields.KeyId);
+        string? alg = ReadString(sealedObject, AuditRecordFields.Algorithm);
         if (hash is null || signature is null || kid is null || alg is null)
         {
-            return VerificationResult.Fail($"record {id} lacks one of the fields hash, signature, kid and alg");
+            return VerificationResult.Fail($"{subject} lacks one of the fields hash, signature, kid and alg");
         }
 
         byte[] canonical;
         try
         {
-            canonical = AuditChain.CanonicalBody(storedRecord);
+            canonical = AuditChain.CanonicalBody(sealedObject);
         }
         catch (JsonCanonicalizationException ex)
         {
-            return VerificationResult.Fail($"record {id} cannot be canonicalized: {ex.Message}");
+            return VerificationResult.Fail($"{subject} cannot be canonicalized: {ex.Message}");
         }
 
         string computed = Convert.ToHexStringLower(SHA256.HashData(canonical));
         if (!string.Equals(computed, hash, StringComparison.Ordinal))
         {
-            return VerificationResult.Fail($"record {id} does not match its hash: its content changed after it was signed");
+            return VerificationResult.Fail($"{subject} does not match its hash: its content changed after it was signed");
         }
 
         byte[] signatureBytes;
@@ -50,11 +65,11 @@ public static class AuditVerifier
         }
         catch (FormatException)
         {
-            return VerificationResult.Fail($"record {id} has a signature that is not base64url");
+            return VerificationResult.Fail($"{subject} has a signature that is not base64url");
         }
 
         VerificationResult check = jwks.Verify(kid, alg, canonical, signatureBytes);
-        return check.Valid ? check : VerificationResult.Fail($"record {id}: {check.Reason}");
+        return check.Valid ? check : VerificationResult.Fail($"{subject}: {check.Reason}");
     }
 
     /// <inheritdoc cref="VerifyRecord(JsonObject, Jwks)"/>
@@ -73,8 +88,9 @@ public static class AuditVerifier
     /// <remarks>
     /// NOTE: the hash chain links each record only to the one before it, so on its own it cannot show
     /// records removed from the end of a stream. The run.completed check catches a truncated run. A
-    /// stream deleted whole shows only against a copy kept elsewhere, such as the SIEM's copy or the
-    /// record ids in the run's receipt.
+    /// stream deleted whole shows only in the checkpoint of its window, through
+    /// <see cref="VerifyTrail(Stream, IEnumerable{string}, Jwks, AuditTrailVerificationOptions?)"/>, or
+    /// against a copy kept elsewhere, such as the SIEM's copy.
     /// </remarks>
     public static ChainVerificationResult VerifyChain(IReadOnlyList<JsonObject> records, Jwks jwks, bool requireRunCompleted = true)
     {

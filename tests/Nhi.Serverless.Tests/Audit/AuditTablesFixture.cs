@@ -76,7 +76,7 @@ public sealed class AuditTablesFixture : IAsyncLifetime
     }
 
     /// <summary>Fails fast, with the command that starts the stack, when Azurite's Table service does not respond.</summary>
-    private static async Task ProbeAzuriteAsync(string connectionString)
+    internal static async Task ProbeAzuriteAsync(string connectionString)
     {
         var options = new TableClientOptions();
         options.Retry.MaxRetries = 0;

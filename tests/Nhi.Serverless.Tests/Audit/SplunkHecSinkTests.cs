@@ -104,6 +104,9 @@ public sealed class SplunkHecSinkTests : IAsyncLifetime, IDisposable
     public async Task ChannelHeaderOnlyWithAcknowledgements()
     {
         var channel = Guid.Parse("5f0c9a8e-1b2d-4c3e-9f4a-6b7c8d9e0f1a");
+        _receiver.Respond(200, """{"text":"Success","code":0}""");
+        _receiver.Respond(200, """{"text":"Success","code":0,"ackId":0}""");
+        _receiver.Respond(200, """{"acks":{"0":true}}""");
 
         await CreateSink().DeliverAsync(_records, CancellationToken.None);
         await CreateSink(options =>
@@ -115,6 +118,71 @@ public sealed class SplunkHecSinkTests : IAsyncLifetime, IDisposable
         ReceivedRequest[] requests = _receiver.Requests.ToArray();
         Assert.Equal("", requests[0].Channel);
         Assert.Equal(channel.ToString("D"), requests[1].Channel);
+        Assert.Equal(channel.ToString("D"), requests[2].Channel);
+    }
+
+    [Fact]
+    public async Task AckQueryNamesChannel()
+    {
+        var channel = Guid.Parse("5f0c9a8e-1b2d-4c3e-9f4a-6b7c8d9e0f1a");
+        _receiver.Respond(200, """{"text":"Success","code":0,"ackId":7}""");
+        _receiver.Respond(200, """{"acks":{"7":false}}""");
+        _receiver.Respond(200, """{"acks":{"7":true}}""");
+
+        await CreateSink(options => Acknowledge(options, channel)).DeliverAsync(_records, CancellationToken.None);
+
+        ReceivedRequest[] requests = _receiver.Requests.ToArray();
+        Assert.Equal(3, requests.Length);
+        Assert.Equal("/services/collector/ack", requests[1].Path);
+        Assert.Equal("""{"acks":[7]}""", requests[1].Body);
+        Assert.Equal($"Splunk {Token}", requests[2].Authorization);
+    }
+
+    [Fact]
+    public async Task AckTimeoutRetryable()
+    {
+        _receiver.Respond(200, """{"text":"Success","code":0,"ackId":3}""");
+        for (int i = 0; i < 100; i++)
+        {
+            _receiver.Respond(200, """{"acks":{"3":false}}""");
+        }
+
+        var error = await Assert.ThrowsAsync<AuditDeliveryException>(() =>
+            CreateSink(options => Acknowledge(options, Guid.NewGuid())).DeliverAsync(_records, CancellationToken.None));
+
+        Assert.False(error.Permanent);
+        Assert.Contains("did not report ackId 3 indexed", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task MissingAckIdPermanent()
+    {
+        var error = await Assert.ThrowsAsync<AuditDeliveryException>(() =>
+            CreateSink(options => Acknowledge(options, Guid.NewGuid())).DeliverAsync(_records, CancellationToken.None));
+
+        Assert.True(error.Permanent);
+        Assert.Contains("no ackId", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AckDisabledPermanent()
+    {
+        _receiver.Respond(200, """{"text":"Success","code":0,"ackId":1}""");
+        _receiver.Respond(400, """{"text":"ACK is disabled","code":14}""");
+
+        var error = await Assert.ThrowsAsync<AuditDeliveryException>(() =>
+            CreateSink(options => Acknowledge(options, Guid.NewGuid())).DeliverAsync(_records, CancellationToken.None));
+
+        Assert.True(error.Permanent);
+        Assert.Contains("ACK is disabled", error.Message, StringComparison.Ordinal);
+    }
+
+    private static void Acknowledge(SplunkHecOptions options, Guid channel)
+    {
+        options.UseAcknowledgements = true;
+        options.Channel = channel;
+        options.AckPollInterval = TimeSpan.FromMilliseconds(10);
+        options.AckTimeout = TimeSpan.FromSeconds(1);
     }
 
     [Fact]

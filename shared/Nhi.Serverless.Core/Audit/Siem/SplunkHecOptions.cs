@@ -33,6 +33,12 @@ public sealed partial class SplunkHecOptions
     /// <summary>The channel GUID sent in X-Splunk-Request-Channel when acknowledgements are on; null for a new GUID per sink.</summary>
     public Guid? Channel { get; set; }
 
+    /// <summary>With acknowledgements on, how often /services/collector/ack is asked whether a request's events were indexed (10 ms to 1 minute).</summary>
+    public TimeSpan AckPollInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>With acknowledgements on, how long to wait for indexing before the request counts as failed and is sent again (1 second to 1 hour).</summary>
+    public TimeSpan AckTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
     /// <summary>How many times one request is sent before the sink gives up on a retryable failure (1 to 10).</summary>
     public int MaxAttempts { get; set; } = 3;
 
@@ -98,6 +104,16 @@ public sealed partial class SplunkHecOptions
         if (RetryDelay < TimeSpan.Zero || RetryDelay > TimeSpan.FromMinutes(5))
         {
             errors.Add($"{SectionName}:{nameof(RetryDelay)} is {RetryDelay}; expected 00:00:00 to 00:05:00.");
+        }
+
+        if (AckPollInterval < TimeSpan.FromMilliseconds(10) || AckPollInterval > TimeSpan.FromMinutes(1))
+        {
+            errors.Add($"{SectionName}:{nameof(AckPollInterval)} is {AckPollInterval}; expected 00:00:00.010 to 00:01:00.");
+        }
+
+        if (AckTimeout < TimeSpan.FromSeconds(1) || AckTimeout > TimeSpan.FromHours(1))
+        {
+            errors.Add($"{SectionName}:{nameof(AckTimeout)} is {AckTimeout}; expected 00:00:01 to 01:00:00.");
         }
 
         if (MaxBatchBytes < 1024)

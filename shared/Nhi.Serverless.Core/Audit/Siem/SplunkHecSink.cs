@@ -16,9 +16,10 @@ namespace Nhi.Serverless.Audit.Siem;
 /// HEC returns 200 with <c>{"text":"Success","code":0}</c>. The sink retries HTTP 408, 429, 500, 502,
 /// 503 (such as code 9, server busy) and 504, and failed or timed-out connections. Every other status
 /// fails at once, such as 400 with code 5, 6 or 12 (malformed data) or 401 and 403 (token errors).
+/// With <see cref="SplunkHecOptions.UseAcknowledgements"/>, each request's ackId is polled at
+/// /services/collector/ack until HEC reports the events indexed; a request not indexed within
+/// <see cref="SplunkHecOptions.AckTimeout"/> fails as retryable, so the outbox forwarder sends it again.
 /// The token is sent only in the Authorization header and appears in no log line or exception message.
-/// TODO: keep an outbox with a delivery cursor and poll /services/collector/ack for the returned ackIds,
-/// so records that were accepted but never indexed are sent again. This sink only sends and retries.
 /// </remarks>
 public sealed partial class SplunkHecSink : IAuditSink
 {
@@ -33,6 +34,7 @@ public sealed partial class SplunkHecSink : IAuditSink
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
     private readonly Uri _endpoint;
+    private readonly Uri _ackEndpoint;
     private readonly string _host;
     private readonly Guid _channel;
 
@@ -51,6 +53,7 @@ public sealed partial class SplunkHecSink : IAuditSink
         _endpoint = new Uri(options.Url.TrimEnd('/') + "/services/collector/event", UriKind.Absolute);
         _host = options.Host ?? Environment.MachineName;
         _channel = options.Channel ?? Guid.NewGuid();
+        _ackEndpoint = new Uri($"{options.Url.TrimEnd('/')}/services/collector/ack?channel={_channel:D}", UriKind.Absolute);
     }
 
     public string Name => SinkName;
@@ -80,6 +83,8 @@ public sealed partial class SplunkHecSink : IAuditSink
                     SinkName,
                     $"{ex.Message}; {delivered.ToString(CultureInfo.InvariantCulture)} of {records.Count.ToString(CultureInfo.InvariantCulture)} records were delivered before",
                     ex.Permanent,
+                    delivered,
+                    ex.RetryAfter,
                     ex.InnerException);
             }
 
@@ -143,12 +148,18 @@ public sealed partial class SplunkHecSink : IAuditSink
     {
         TimeSpan delay = _options.RetryDelay;
         string lastFailure = "no request was sent";
+        TimeSpan? lastRetryAfter = null;
         for (int attempt = 1; attempt <= _options.MaxAttempts; attempt++)
         {
             HecAttempt result = await SendOnceAsync(batch, cancellationToken).ConfigureAwait(false);
             if (result.Delivered)
             {
                 LogDelivered(_logger, batch.RecordCount, batch.RunId, result.AckId);
+                if (_options.UseAcknowledgements)
+                {
+                    await WaitUntilIndexedAsync(batch, result.AckId, cancellationToken).ConfigureAwait(false);
+                }
+
                 return;
             }
 
@@ -159,6 +170,7 @@ public sealed partial class SplunkHecSink : IAuditSink
             }
 
             lastFailure = result.Failure;
+            lastRetryAfter = result.RetryAfter;
             if (attempt < _options.MaxAttempts)
             {
                 TimeSpan wait = result.RetryAfter is { } retryAfter && retryAfter > delay ? retryAfter : delay;
@@ -172,7 +184,80 @@ public sealed partial class SplunkHecSink : IAuditSink
         throw new AuditDeliveryException(
             SinkName,
             $"Splunk HEC stayed unavailable after {_options.MaxAttempts.ToString(CultureInfo.InvariantCulture)} attempts ({lastFailure})",
-            permanent: false);
+            permanent: false,
+            deliveredCount: 0,
+            retryAfter: lastRetryAfter);
+    }
+
+    /// <summary>Polls /services/collector/ack until HEC reports the request's events indexed.</summary>
+    /// <exception cref="AuditDeliveryException">HEC returned no ackId, rejected the query, or did not report the events indexed in time.</exception>
+    private async Task WaitUntilIndexedAsync(Batch batch, long? ackId, CancellationToken cancellationToken)
+    {
+        if (ackId is not { } id)
+        {
+            throw new AuditDeliveryException(
+                SinkName,
+                $"Splunk HEC accepted the records but returned no ackId; turn on indexer acknowledgement for the token or set {SplunkHecOptions.SectionName}:{nameof(SplunkHecOptions.UseAcknowledgements)} to false",
+                permanent: true);
+        }
+
+        long deadline = _timeProvider.GetTimestamp() + (long)(_options.AckTimeout.TotalSeconds * _timeProvider.TimestampFrequency);
+        string lastAnswer = "no answer yet";
+        while (true)
+        {
+            AckQuery query = await QueryAckAsync(id, cancellationToken).ConfigureAwait(false);
+            if (query.Indexed)
+            {
+                LogIndexed(_logger, batch.RecordCount, batch.RunId, id);
+                return;
+            }
+
+            if (query.PermanentFailure is { } permanent)
+            {
+                throw new AuditDeliveryException(SinkName, $"Splunk HEC rejected the acknowledgement query for ackId {id.ToString(CultureInfo.InvariantCulture)} ({permanent})", permanent: true);
+            }
+
+            lastAnswer = query.Answer;
+            if (_timeProvider.GetTimestamp() >= deadline)
+            {
+                LogNotIndexed(_logger, batch.RecordCount, batch.RunId, id, _options.AckTimeout, lastAnswer);
+                throw new AuditDeliveryException(
+                    SinkName,
+                    $"Splunk HEC did not report ackId {id.ToString(CultureInfo.InvariantCulture)} indexed within {_options.AckTimeout} ({lastAnswer}); the records will be sent again",
+                    permanent: false);
+            }
+
+            await Task.Delay(_options.AckPollInterval, _timeProvider, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<AckQuery> QueryAckAsync(long ackId, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, _ackEndpoint);
+        request.Content = new StringContent($"{{\"acks\":[{ackId.ToString(CultureInfo.InvariantCulture)}]}}", System.Text.Encoding.UTF8, "application/json");
+        request.Headers.TryAddWithoutValidation("Authorization", "Splunk " + _options.Token);
+        request.Headers.TryAddWithoutValidation("X-Splunk-Request-Channel", _channel.ToString("D"));
+        try
+        {
+            using HttpResponseMessage response = await _httpClient.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            string body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+            int status = (int)response.StatusCode;
+            if (status == 200)
+            {
+                return AckQuery.FromBody(body, ackId);
+            }
+
+            string answer = $"HTTP {status.ToString(CultureInfo.InvariantCulture)}: {Scrub(body)}";
+            return IsRetryable(response.StatusCode) ? AckQuery.NotYet(answer) : AckQuery.Rejected(answer);
+        }
+        catch (HttpRequestException ex)
+        {
+            return AckQuery.NotYet($"request failed: {Scrub(ex.Message)}");
+        }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return AckQuery.NotYet($"request timed out after {_httpClient.Timeout}");
+        }
     }
 
     private async Task<HecAttempt> SendOnceAsync(Batch batch, CancellationToken cancellationToken)
@@ -232,6 +317,12 @@ public sealed partial class SplunkHecSink : IAuditSink
     [LoggerMessage(Level = LogLevel.Information, Message = "Splunk HEC accepted {RecordCount} audit records of run {RunId} (ackId {AckId})")]
     private static partial void LogDelivered(ILogger logger, int recordCount, string runId, long? ackId);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "Splunk HEC indexed {RecordCount} audit records of run {RunId} (ackId {AckId})")]
+    private static partial void LogIndexed(ILogger logger, int recordCount, string runId, long ackId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Splunk HEC did not report {RecordCount} audit records of run {RunId} indexed (ackId {AckId}) within {AckTimeout}: {LastAnswer}")]
+    private static partial void LogNotIndexed(ILogger logger, int recordCount, string runId, long ackId, TimeSpan ackTimeout, string lastAnswer);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Splunk HEC failed for {RecordCount} audit records of run {RunId}: {Failure}; attempt {Attempt}, retrying in {Delay}")]
     private static partial void LogRetrying(ILogger logger, int recordCount, string runId, string failure, int attempt, TimeSpan delay);
 
@@ -242,6 +333,37 @@ public sealed partial class SplunkHecSink : IAuditSink
     private static partial void LogGaveUp(ILogger logger, int recordCount, string runId, string failure, int attempts);
 
     private sealed record Batch(byte[] Body, int RecordCount, string RunId);
+
+    /// <summary>The result of one acknowledgement query.</summary>
+    private sealed record AckQuery(bool Indexed, string Answer, string? PermanentFailure)
+    {
+        public static AckQuery NotYet(string answer) => new(false, answer, null);
+
+        public static AckQuery Rejected(string answer) => new(false, answer, answer);
+
+        /// <summary>Reads <c>{"acks":{"7":true}}</c>.</summary>
+        public static AckQuery FromBody(string body, long ackId)
+        {
+            try
+            {
+                using JsonDocument document = JsonDocument.Parse(body);
+                if (document.RootElement.ValueKind == JsonValueKind.Object
+                    && document.RootElement.TryGetProperty("acks", out JsonElement acks)
+                    && acks.ValueKind == JsonValueKind.Object
+                    && acks.TryGetProperty(ackId.ToString(CultureInfo.InvariantCulture), out JsonElement state)
+                    && state.ValueKind is JsonValueKind.True or JsonValueKind.False)
+                {
+                    return state.ValueKind == JsonValueKind.True ? new AckQuery(true, "indexed", null) : NotYet("not indexed yet");
+                }
+            }
+            catch (JsonException)
+            {
+                // Handled below like any response without the ackId.
+            }
+
+            return NotYet("the answer did not contain the ackId");
+        }
+    }
 
     private sealed record HecAttempt(bool Delivered, long? AckId, string Failure, bool Retryable, TimeSpan? RetryAfter)
     {

@@ -1,0 +1,192 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using Nhi.Serverless.Audit;
+using Nhi.Serverless.Azure.Audit;
+using Nhi.Serverless.Cli.Audit;
+
+namespace Nhi.Serverless.Tests.Audit;
+
+/// <summary>Exports the sample trail from Azurite with the exporter and the "nhi audit" commands, and verifies the folder offline.</summary>
+public sealed class AuditExportTests : IAsyncLifetime, IDisposable
+{
+    private readonly TemporaryDirectory _directory = new();
+    private AuditOutboxTables _tables = null!;
+    private AuditTrailSample _trail = null!;
+
+    public async Task InitializeAsync()
+    {
+        _tables = await AuditOutboxTables.CreateAsync();
+        _trail = AuditTrailSample.Build(_tables.Signer, _tables.Jwks);
+        await _tables.Store.AppendAsync(_trail.Records, CancellationToken.None);
+        await _tables.CreateWriter(AuditTrailSample.Window).CloseEndedWindowsAsync(At(40), CancellationToken.None);
+    }
+
+    public async Task DisposeAsync() => await _tables.DisposeAsync();
+
+    public void Dispose() => _directory.Dispose();
+
+    [Fact]
+    public async Task ExportVerifies()
+    {
+        string folder = await ExportAsync(At(0), At(40));
+
+        AuditExportReport report = AuditExportFolder.Verify(folder);
+
+        Assert.True(report.Valid, string.Join("; ", report.Trail.Problems.Select(problem => problem.ToString()).Concat(report.FolderProblems)));
+        Assert.Equal(_trail.Records.Count, report.Trail.RecordCount);
+        Assert.Equal(4, report.Trail.CheckpointCount);
+    }
+
+    [Fact]
+    public async Task ExportWidensToWholeWindows()
+    {
+        AuditExportManifest manifest = await new AuditExporter(_tables.Store, _tables.Checkpoints)
+            .ExportAsync(At(13), At(17), _directory.File("partial"), null, CancellationToken.None);
+
+        Assert.Equal(At(10), manifest.RecordsFrom);
+        Assert.Equal(At(20), manifest.RecordsTo);
+        Assert.Equal(_trail.RecordsIn(1).Count, manifest.RecordCount);
+    }
+
+    [Fact]
+    public async Task ExportCarriesPublishedKeys()
+    {
+        string folder = await ExportAsync(At(0), At(40));
+
+        Jwks jwks = Jwks.Parse(await File.ReadAllTextAsync(Path.Combine(folder, AuditExportFolder.JwksFile)));
+
+        Assert.Equal(_tables.Signer.KeyId, Assert.Single(jwks.Keys).Kid);
+    }
+
+    [Fact]
+    public async Task DeletedLineFailsVerification()
+    {
+        string folder = await ExportAsync(At(0), At(40));
+        string records = Path.Combine(folder, AuditExportFolder.RecordsFile);
+        List<string> lines = (await File.ReadAllLinesAsync(records)).ToList();
+        string deleted = (string)JsonNode.Parse(lines[^1])!["id"]!;
+        lines.RemoveAt(lines.Count - 1);
+        await File.WriteAllLinesAsync(records, lines);
+
+        AuditExportReport report = AuditExportFolder.Verify(folder);
+
+        Assert.False(report.Valid);
+        Assert.Contains(report.Trail.Problems, problem => problem.Kind == AuditProblemKind.MissingRecord && problem.RecordId == deleted);
+    }
+
+    [Fact]
+    public async Task NonEmptyFolderRejected()
+    {
+        string folder = await ExportAsync(At(0), At(40));
+
+        await Assert.ThrowsAsync<IOException>(() => new AuditExporter(_tables.Store, _tables.Checkpoints).ExportAsync(At(0), At(40), folder, null, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task CliExportThenVerifyExitsZero()
+    {
+        string folder = _directory.File("cli");
+
+        (int exportCode, string exportOutput) = await RunCliAsync("export", "--from", "2032-01-05T08:00:00Z", "--to", "2032-01-05T08:00:40Z", "--out", folder);
+        (int verifyCode, string verifyOutput) = await RunCliAsync("verify", folder);
+
+        Assert.Equal(0, exportCode);
+        Assert.Contains($"exported {_trail.Records.Count} records and 4 checkpoints", exportOutput, StringComparison.Ordinal);
+        Assert.Equal(0, verifyCode);
+        Assert.Contains("VALID", verifyOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CliVerifyExitsOneOnTampering()
+    {
+        string folder = await ExportAsync(At(0), At(40));
+        string checkpoints = Path.Combine(folder, AuditExportFolder.CheckpointsFile);
+        List<string> lines = (await File.ReadAllLinesAsync(checkpoints)).ToList();
+        lines.RemoveAt(1);
+        await File.WriteAllLinesAsync(checkpoints, lines);
+
+        (int code, string output) = await RunCliAsync("verify", folder);
+
+        Assert.Equal(1, code);
+        Assert.Contains("PROBLEM CheckpointGap", output, StringComparison.Ordinal);
+        Assert.Contains("FAILED", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CliVerifyExitsOneOnMissingFolder()
+    {
+        (int code, string output) = await RunCliAsync("verify", _directory.File("missing"));
+
+        Assert.Equal(1, code);
+        Assert.Contains("cannot be read", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CliQueryPagesByRun()
+    {
+        string runId = _trail.Records[0].RunId;
+
+        (int code, string output, string error) = await RunCliWithErrorAsync("query", "--run", runId, "--limit", "5");
+        string continuation = error.Split('\n').Single(line => line.StartsWith("continuation: ", StringComparison.Ordinal))["continuation: ".Length..].Trim();
+        (int nextCode, string next, _) = await RunCliWithErrorAsync("query", "--run", runId, "--limit", "5", "--continuation", continuation);
+
+        string[] expected = _trail.Records.Where(record => record.RunId == runId).Select(record => record.Json).ToArray();
+        Assert.Equal(0, code);
+        Assert.Equal(0, nextCode);
+        Assert.Equal(expected.Take(5), Lines(output));
+        Assert.Equal(expected.Skip(5).Take(5), Lines(next));
+    }
+
+    [Fact]
+    public async Task CliQueryByTimeRange()
+    {
+        (int code, string output, _) = await RunCliWithErrorAsync("query", "--from", "2032-01-05T08:00:10Z", "--to", "2032-01-05T08:00:20Z", "--all");
+
+        Assert.Equal(0, code);
+        Assert.Equal(_trail.RecordsIn(1).Select(record => record.Json), Lines(output));
+    }
+
+    [Fact]
+    public async Task CliQueryNeedsOneSelector()
+    {
+        (int code, _, string error) = await RunCliWithErrorAsync("query", "--run", "a", "--grant", "b");
+
+        Assert.Equal(2, code);
+        Assert.Contains("exactly one", error, StringComparison.Ordinal);
+    }
+
+    private async Task<string> ExportAsync(DateTimeOffset from, DateTimeOffset to)
+    {
+        string folder = _directory.File("export-" + Guid.NewGuid().ToString("N")[..6]);
+        await new AuditExporter(_tables.Store, _tables.Checkpoints).ExportAsync(from, to, folder, null, CancellationToken.None);
+        return folder;
+    }
+
+    private async Task<(int Code, string Output)> RunCliAsync(params string[] args)
+    {
+        (int code, string output, string error) = await RunCliWithErrorAsync(args);
+        return (code, output + error);
+    }
+
+    /// <summary>Runs "nhi audit ..." in process against this test's tables.</summary>
+    private async Task<(int Code, string Output, string Error)> RunCliWithErrorAsync(params string[] args)
+    {
+        string[] tableArgs =
+        [
+            "--connection-string", Infrastructure.LocalStack.Get(AuditTablesFixture.ConnectionStringKey),
+            "--records-table", _tables.StoreOptions.RecordsTableName,
+            "--index-table", _tables.StoreOptions.IndexTableName,
+            "--checkpoints-table", _tables.CheckpointTableName,
+        ];
+        string[] full = args[0] == "verify" ? ["audit", .. args] : ["audit", .. args, .. tableArgs];
+        var root = new RootCommand { AuditCommand.Create() };
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        int code = await root.Parse(full).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
+        return (code, output.ToString(), error.ToString());
+    }
+
+    private static IEnumerable<string> Lines(string output) => output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => line.TrimEnd('\r'));
+
+    private static DateTimeOffset At(int seconds) => AuditTrailSample.Start.AddSeconds(seconds);
+}

@@ -1,0 +1,60 @@
+using System.CommandLine;
+using Azure;
+using Nhi.Serverless.Audit;
+using Nhi.Serverless.Azure.Audit;
+
+namespace Nhi.Serverless.Cli.Audit;
+
+/// <summary>The "audit export" command: writes records, checkpoints and keys of a time range to a folder that verifies offline.</summary>
+public static class AuditExportCommand
+{
+    public static Command Create()
+    {
+        var tables = new AuditTableOptions();
+        var from = new Option<string>("--from") { Description = "Start of the range (ISO 8601, UTC when no offset); moved back to the start of its checkpoint window.", Required = true };
+        var to = new Option<string>("--to") { Description = "End of the range (ISO 8601); moved forward to the end of its checkpoint window.", Required = true };
+        var output = new Option<DirectoryInfo>("--out") { Description = "A new or empty folder for records.jsonl, checkpoints.jsonl, jwks.json and manifest.json.", Required = true };
+        var jwks = new Option<FileInfo?>("--jwks") { Description = "A JWKS file whose keys are added to those published in the checkpoint table." };
+
+        var command = new Command("export", "Export audit records with their checkpoints and public keys for offline verification.")
+        {
+            from, to, output, jwks,
+        };
+        tables.AddTo(command);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            TextWriter console = parse.InvocationConfiguration.Output;
+            TextWriter error = parse.InvocationConfiguration.Error;
+            try
+            {
+                DateTimeOffset start = AuditTableOptions.ParseTime(parse.GetValue(from))!.Value;
+                DateTimeOffset end = AuditTableOptions.ParseTime(parse.GetValue(to))!.Value;
+                if (end <= start)
+                {
+                    await error.WriteLineAsync("error: --to must be after --from.");
+                    return 2;
+                }
+
+                IEnumerable<JsonWebKey> extraKeys = parse.GetValue(jwks) is { } file ? Jwks.Parse(await File.ReadAllTextAsync(file.FullName, cancellationToken)).Keys : [];
+                (TableAuditStore records, AuditCheckpointTable checkpoints) = tables.Open(parse);
+                string directory = parse.GetValue(output)!.FullName;
+
+                AuditExportManifest manifest = await new AuditExporter(records, checkpoints).ExportAsync(start, end, directory, extraKeys, cancellationToken);
+
+                await console.WriteLineAsync($"exported {manifest.RecordCount} records and {manifest.CheckpointCount} checkpoints to {directory}");
+                await console.WriteLineAsync($"records from {AuditExportFolder.FormatTime(manifest.RecordsFrom)} to {AuditExportFolder.FormatTime(manifest.RecordsTo)}");
+                await console.WriteLineAsync(manifest.CheckpointedThrough is { } through
+                    ? $"checkpointed through {AuditExportFolder.FormatTime(through)}; records after that are verified by their signatures alone"
+                    : "no checkpoint covers the range; records are verified by their signatures alone");
+                await console.WriteLineAsync($"signing keys: {string.Join(", ", manifest.KeyIds)}; compare them with a copy you trust, such as the host's /.well-known/jwks.json");
+                return 0;
+            }
+            catch (Exception ex) when (ex is AuditConfigurationException or FormatException or ArgumentException or IOException or UnauthorizedAccessException or RequestFailedException)
+            {
+                await error.WriteLineAsync($"error: {ex.Message}");
+                return 2;
+            }
+        });
+        return command;
+    }
+}
