@@ -1,6 +1,8 @@
 using Microsoft.DurableTask;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Nhi.Serverless.Orchestration.Approvals;
+using Nhi.Serverless.Orchestration.Guardrails;
 using Nhi.Serverless.Orchestration.Intake;
 using Nhi.Serverless.Orchestration.Remediation;
 using Nhi.Serverless.Playbooks;
@@ -11,7 +13,7 @@ namespace Nhi.Serverless.Orchestration;
 public static class ServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the planner and the alert intake. Playbooks come from every registered
+    /// Registers the planner, the alert intake and the approval handler. Playbooks come from every registered
     /// <see cref="Playbook"/>; brokers from every registered <see cref="BrokerRoute"/>.
     /// </summary>
     public static IServiceCollection AddNhiOrchestration(this IServiceCollection services, PlannerOptions plannerOptions)
@@ -23,14 +25,23 @@ public static class ServiceCollectionExtensions
             provider.GetServices<BrokerRoute>().ToDictionary(route => route.Provider, route => route.Broker),
             provider.GetRequiredService<PlannerOptions>()));
         services.AddSingleton<AlertIntake>();
+        services.AddSingleton<RunApprovals>();
         return services;
     }
 
-    /// <summary>Registers every orchestrator and activity under the names the orchestrators call them by.</summary>
+    /// <summary>
+    /// Registers every orchestrator version and activity under the names the orchestrators call them by. Older
+    /// orchestrator versions stay registered so runs started on them finish there.
+    /// </summary>
     public static DurableTaskRegistry AddNhiTasks(this DurableTaskRegistry registry)
     {
         registry.AddOrchestrator<RemediateFindingOrchestrator>();
+        registry.AddOrchestrator<RemediateFindingOrchestratorV2>();
         registry.AddActivity<PlanRemediationActivity>();
+        registry.AddActivity<CheckGuardrailsActivity>();
+        registry.AddActivity<AcquireRunSlotsActivity>();
+        registry.AddActivity<ReleaseRunSlotsActivity>();
+        registry.AddActivity<RecordGrantEventActivity>();
         registry.AddActivity<ExecuteWithGrantActivity>();
         registry.AddActivity<EnsureGrantRevokedActivity>();
         registry.AddActivity<RecordRunActivity>();
@@ -40,3 +51,13 @@ public static class ServiceCollectionExtensions
 
 /// <summary>Which credential broker issues grants for a cloud provider, such as "aws" to "aws-sts".</summary>
 public sealed record BrokerRoute(string Provider, string Broker);
+
+/// <summary>The orchestrator versions of a remediation run.</summary>
+public static class RemediationOrchestrators
+{
+    /// <summary>The version new runs start on.</summary>
+    public const string Current = RemediateFindingOrchestratorV2.Name;
+
+    /// <summary>Every version a host must keep registered, oldest first, so runs in flight finish on the version they started on.</summary>
+    public static IReadOnlyList<string> All { get; } = [RemediateFindingOrchestrator.Name, RemediateFindingOrchestratorV2.Name];
+}

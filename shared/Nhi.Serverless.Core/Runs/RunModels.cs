@@ -86,6 +86,9 @@ public sealed record ExecutionReport(
 {
     /// <summary>The step that failed and why, without secrets; null when every step completed.</summary>
     public string? Error { get; init; }
+
+    /// <summary>Whether a failed step is worth another attempt under a fresh grant; ignored when <see cref="Error"/> is null.</summary>
+    public bool Retryable { get; init; } = true;
 }
 
 /// <summary>The outcome of a run, as its orchestration returns it and the audit record states it.</summary>

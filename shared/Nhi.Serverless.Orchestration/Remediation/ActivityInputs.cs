@@ -11,3 +11,6 @@ public sealed record EnsureGrantRevokedInput(string Broker, GrantRequest Grant);
 
 /// <summary>Input of <see cref="RecordRunActivity"/>.</summary>
 public sealed record RecordRunInput(RemediationRequest Request, RunResult Result);
+
+/// <summary>Input of <see cref="Guardrails.CheckGuardrailsActivity"/>: the run and the planner's plan.</summary>
+public sealed record CheckGuardrailsInput(RemediationRequest Request, RemediationPlan Plan);
