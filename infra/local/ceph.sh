@@ -81,6 +81,8 @@ ceph_write_conf() {
 fsid = $fsid
 mon host = v2:127.0.0.1:$MON_PORT
 public addr = 127.0.0.1
+# Without it the OSD binds its cluster messenger on every interface.
+cluster addr = 127.0.0.1
 ms bind msgr1 = false
 ms bind ipv6 = false
 auth cluster required = cephx

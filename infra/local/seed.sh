@@ -91,6 +91,26 @@ seed_write_env_file() {
             env_line NHI_AZURE_STORAGE_CONNECTION_STRING "$(azurite_connection_string)"
             env_line NHI_DEMO_BUCKETS "$SEED_PUBLIC_POLICY_BUCKET,$SEED_PUBLIC_ACL_BUCKET"
             env_line NHI_BYSTANDER_BUCKET "$SEED_BYSTANDER_BUCKET"
+            seed_service_env_lines
+        } >"$ENV_FILE.tmp"
+    )
+    mv "$ENV_FILE.tmp" "$ENV_FILE"
+}
+
+# Print the environment lines of PostgreSQL, the OAuth server and dynalite, which need no seeding in Ceph.
+seed_service_env_lines() {
+    postgres_env_lines
+    oauth_env_lines
+    dynalite_env_lines
+}
+
+# Rewrite the PostgreSQL, OAuth and dynalite lines of the environment file and keep the Ceph and Azurite lines.
+seed_refresh_service_env() {
+    (
+        umask 077
+        {
+            grep -v -E '^NHI_(POSTGRES|OAUTH|DYNAMODB)_' "$ENV_FILE"
+            seed_service_env_lines
         } >"$ENV_FILE.tmp"
     )
     mv "$ENV_FILE.tmp" "$ENV_FILE"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Local service stack for Nhi.Serverless: Ceph radosgw (S3, STS, IAM) and Azurite.
+# Local service stack for Nhi.Serverless: Ceph radosgw (S3, STS, IAM), Azurite, PostgreSQL,
+# an OAuth 2.0 authorization server and dynalite (DynamoDB).
 # Run 'stack.sh help' for the commands and settings.
 set -euo pipefail
 
@@ -12,9 +13,11 @@ Usage: $(basename "$0") COMMAND
 
 Commands:
   install   Install what is missing: Debian packages ceph-mon, ceph-osd, radosgw,
-            python3-boto3, curl, jq, uuid-runtime, iproute2 (needs root) and the
-            pinned Azurite from npm.
-  start     Start ceph-mon, ceph-osd, radosgw and Azurite unless they are running.
+            python3-boto3, curl, jq, uuid-runtime, iproute2, postgresql (needs root)
+            and the pinned Azurite, oidc-provider and dynalite from npm; rsyslog and
+            rsyslog-gnutls for the syslog sink tests, which start their own rsyslogd.
+  start     Start ceph-mon, ceph-osd, radosgw, Azurite, PostgreSQL, the OAuth
+            server and dynalite unless they are running.
   status    Print one line per service. Exits 0 if all run, 3 otherwise.
   stop      Stop every service by the pid in its pid file (SIGTERM, then SIGKILL).
   seed      Create the demo users, role and buckets, reset the buckets to their
@@ -32,6 +35,9 @@ Settings (environment variables):
   NHI_AZURITE_BLOB_PORT   Azurite Blob port (default: 10000)
   NHI_AZURITE_QUEUE_PORT  Azurite Queue port (default: 10001)
   NHI_AZURITE_TABLE_PORT  Azurite Table port (default: 10002)
+  NHI_POSTGRES_PORT       PostgreSQL port on 127.0.0.1 (default: 55432)
+  NHI_OAUTH_PORT          OAuth authorization server port on 127.0.0.1 (default: 7490)
+  NHI_DYNALITE_PORT       dynalite (DynamoDB API) port on 127.0.0.1 (default: 4567)
   NHI_STS_MIN_DURATION    minimum STS DurationSeconds in seconds (default: the
                           radosgw default, 900)
   NHI_PYTHON              Python with boto3 used by 'seed' (default: /usr/bin/python3)
@@ -52,11 +58,17 @@ MON_PORT=${NHI_CEPH_MON_PORT:-3300}
 AZURITE_BLOB_PORT=${NHI_AZURITE_BLOB_PORT:-10000}
 AZURITE_QUEUE_PORT=${NHI_AZURITE_QUEUE_PORT:-10001}
 AZURITE_TABLE_PORT=${NHI_AZURITE_TABLE_PORT:-10002}
+POSTGRES_PORT=${NHI_POSTGRES_PORT:-55432}
+OAUTH_PORT=${NHI_OAUTH_PORT:-7490}
+DYNALITE_PORT=${NHI_DYNALITE_PORT:-4567}
 check_port NHI_RGW_PORT "$RGW_PORT"
 check_port NHI_CEPH_MON_PORT "$MON_PORT"
 check_port NHI_AZURITE_BLOB_PORT "$AZURITE_BLOB_PORT"
 check_port NHI_AZURITE_QUEUE_PORT "$AZURITE_QUEUE_PORT"
 check_port NHI_AZURITE_TABLE_PORT "$AZURITE_TABLE_PORT"
+check_port NHI_POSTGRES_PORT "$POSTGRES_PORT"
+check_port NHI_OAUTH_PORT "$OAUTH_PORT"
+check_port NHI_DYNALITE_PORT "$DYNALITE_PORT"
 PYTHON=${NHI_PYTHON:-/usr/bin/python3}
 
 # Daemons get absolute paths in their configuration, so resolve the work folder now.
@@ -70,6 +82,14 @@ source "$SCRIPT_DIR/lib.sh"
 source "$SCRIPT_DIR/ceph.sh"
 # shellcheck source=azurite.sh
 source "$SCRIPT_DIR/azurite.sh"
+# shellcheck source=postgres.sh
+source "$SCRIPT_DIR/postgres.sh"
+# shellcheck source=oauth/oauth.sh
+source "$SCRIPT_DIR/oauth/oauth.sh"
+# shellcheck source=dynalite.sh
+source "$SCRIPT_DIR/dynalite.sh"
+# shellcheck source=rsyslog.sh
+source "$SCRIPT_DIR/rsyslog.sh"
 # shellcheck source=seed.sh
 source "$SCRIPT_DIR/seed.sh"
 
@@ -104,8 +124,8 @@ take_lock() {
 }
 
 require_installed() {
-    if ! ceph_installed || ! azurite_installed; then
-        die "Ceph, boto3, Azurite or a tool that stack.sh runs is not installed. Run '$0 install' (as root) first."
+    if ! ceph_installed || ! azurite_installed || ! postgres_installed || ! oauth_installed || ! dynalite_installed; then
+        die "Ceph, boto3, Azurite, PostgreSQL, oidc-provider, dynalite or a tool that stack.sh runs is not installed. Run '$0 install' (as root) first."
     fi
 }
 
@@ -113,6 +133,10 @@ cmd_install() {
     local start=$EPOCHREALTIME
     ceph_install
     azurite_install
+    postgres_install
+    oauth_install
+    dynalite_install
+    rsyslog_install
     ceph_installed || die "Ceph, boto3 for $PYTHON, curl, jq, uuidgen, ss, flock or setsid is still missing after install. Check the apt-get output above."
     log "install finished in $(elapsed_since "$start") s"
 }
@@ -122,8 +146,14 @@ cmd_start() {
     require_installed
     ceph_check_ports
     azurite_check_ports
+    postgres_check_ports
+    oauth_check_ports
+    dynalite_check_ports
     ceph_start
     azurite_start
+    postgres_start
+    oauth_start
+    dynalite_start
     log "stack running in $STACK_DIR (started in $(elapsed_since "$start") s)"
 }
 
@@ -131,6 +161,9 @@ cmd_stop() {
     local start=$EPOCHREALTIME
     ceph_stop
     azurite_stop
+    postgres_stop
+    oauth_stop
+    dynalite_stop
     log "stack stopped in $(elapsed_since "$start") s"
 }
 
@@ -152,6 +185,9 @@ cmd_status() {
         "ceph-osd|$CEPH_OSD_PIDFILE|127.0.0.1 (ports 6800-7300)|"
         "radosgw|$CEPH_RGW_PIDFILE|http://127.0.0.1:$RGW_PORT|$RGW_PORT"
         "azurite|$AZURITE_PIDFILE|http://127.0.0.1:$AZURITE_BLOB_PORT,$AZURITE_QUEUE_PORT,$AZURITE_TABLE_PORT|$AZURITE_BLOB_PORT $AZURITE_QUEUE_PORT $AZURITE_TABLE_PORT"
+        "postgres|$POSTGRES_PIDFILE|postgresql://127.0.0.1:$POSTGRES_PORT/$POSTGRES_DATABASE|$POSTGRES_PORT"
+        "oauth|$OAUTH_PIDFILE|$OAUTH_ISSUER|$OAUTH_PORT"
+        "dynalite|$DYNALITE_PIDFILE|$DYNALITE_ENDPOINT|$DYNALITE_PORT"
     )
     local row ports
     for row in "${rows[@]}"; do
@@ -181,12 +217,13 @@ cmd_env() {
 
 cmd_up() {
     local start=$EPOCHREALTIME
-    if ! ceph_installed || ! azurite_installed; then
+    if ! ceph_installed || ! azurite_installed || ! postgres_installed || ! oauth_installed || ! dynalite_installed || ! rsyslog_installed; then
         cmd_install
     fi
     cmd_start
     if seed_is_current; then
         log "seed: $ENV_FILE matches the running gateway, not reseeding"
+        seed_refresh_service_env
     else
         seed_run
     fi

@@ -68,7 +68,8 @@ public static class NhiConfiguration
             backend,
             section["AzureStorageConnectionString"],
             section["TaskHubName"] ?? "NhiServerless",
-            ReadPositiveInt(section, "MaxConcurrentWorkItems", 64));
+            ReadPositiveInt(section, "MaxConcurrentWorkItems", 64),
+            section["WorkItemVisibilityTimeoutSeconds"] is null ? null : TimeSpan.FromSeconds(ReadPositiveInt(section, "WorkItemVisibilityTimeoutSeconds", 300)));
     }
 
     public static PlannerOptions ReadPlanner(IConfiguration configuration)

@@ -71,7 +71,11 @@ public static class NhiLocalHost
             builder.Services.AddDurableTaskClient(client => client.UseGrpc(sidecar.Channel));
             configureServices?.Invoke(builder.Services);
 
+            // An unexpected exception becomes a problem+json 500 without details; the middleware logs it.
+            builder.Services.AddProblemDetails();
+
             WebApplication app = builder.Build();
+            app.UseExceptionHandler();
             app.MapNhiEndpoints();
             // The worker stops with the other hosted services; the sidecar it streams from goes after it.
             app.Lifetime.ApplicationStopped.Register(() =>

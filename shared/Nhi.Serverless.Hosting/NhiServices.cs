@@ -8,7 +8,9 @@ using Nhi.Serverless.Azure.Audit;
 using Nhi.Serverless.Azure.Runs;
 using Nhi.Serverless.Findings;
 using Nhi.Serverless.Grants;
+using Nhi.Serverless.Hosting.Edge;
 using Nhi.Serverless.Hosting.Http;
+using Nhi.Serverless.Hosting.Sweeper;
 using Nhi.Serverless.Orchestration;
 using Nhi.Serverless.Runs;
 
@@ -29,6 +31,7 @@ public static class NhiServices
         services.AddSingleton<IAlertParser, OcsfAlertParser>();
         services.AddSingleton(NhiConfiguration.ReadIntake(configuration));
         services.AddSingleton<AlertEndpoint>();
+        services.AddNhiEdge(configuration);
 
         var aws = new AwsOptions();
         configuration.GetSection(AwsOptions.SectionName).Bind(aws);
@@ -36,6 +39,8 @@ public static class NhiServices
         services.AddSingleton(new BrokerRoute("aws", "aws-sts"));
 
         services.AddAuditTrail(configuration);
+        services.AddAuditCheckpointsAndForwarding(configuration);
+        services.AddGrantSafety(configuration);
         return services;
     }
 

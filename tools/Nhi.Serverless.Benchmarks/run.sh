@@ -2,6 +2,7 @@
 # Runs a benchmark against a fresh Release build of the local host on the local stack, and writes its
 # results page under docs/benchmarks/. Usage:
 #   tools/Nhi.Serverless.Benchmarks/run.sh remediation [--findings N] [--concurrency 1,8] [--backend InMemory|AzureStorage]
+#   tools/Nhi.Serverless.Benchmarks/run.sh audit [--records N] [--append-runs N] [--all-signatures]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -24,6 +25,10 @@ export Logging__LogLevel__Default=${NHI_BENCH_LOG_LEVEL:-Warning}
 
 echo "==> building (Release)"
 dotnet build tools/Nhi.Serverless.Benchmarks -c Release -nologo -v quiet -o artifacts/bin/benchmarks
+if [ "$benchmark" = audit ]; then
+  # The audit benchmark uses Azurite and files only, so no local host is started.
+  exec dotnet artifacts/bin/benchmarks/Nhi.Serverless.Benchmarks.dll audit --output docs/benchmarks/audit.md "${args[@]}"
+fi
 url="http://127.0.0.1:${NHI_BENCH_PORT:-7081}"
 start_local_host "$url" artifacts/bench-host.log
 

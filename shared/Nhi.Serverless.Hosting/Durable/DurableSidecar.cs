@@ -28,8 +28,14 @@ public enum DurableBackend
 /// <param name="AzureStorageConnectionString">Required for <see cref="DurableBackend.AzureStorage"/>.</param>
 /// <param name="TaskHubName">The task hub; Azure Storage names its queues and tables after it.</param>
 /// <param name="MaxConcurrentWorkItems">Orchestration and activity work items the backend hands out at once, each.</param>
+/// <param name="WorkItemVisibilityTimeout">Azure Storage only: how long a dequeued work item stays hidden, so how soon a
+/// work item of a host that died is handed out again; null keeps the backend's default of 5 minutes.</param>
 public sealed record DurableSidecarOptions(
-    DurableBackend Backend, string? AzureStorageConnectionString = null, string TaskHubName = "NhiServerless", int MaxConcurrentWorkItems = 64);
+    DurableBackend Backend,
+    string? AzureStorageConnectionString = null,
+    string TaskHubName = "NhiServerless",
+    int MaxConcurrentWorkItems = 64,
+    TimeSpan? WorkItemVisibilityTimeout = null);
 
 /// <summary>
 /// The Durable Task gRPC sidecar (the backend side of the worker/client protocol) on 127.0.0.1 with a
@@ -103,6 +109,11 @@ public sealed class DurableSidecar : IAsyncDisposable
             MaxConcurrentTaskActivityWorkItems = options.MaxConcurrentWorkItems,
             MaxConcurrentTaskOrchestrationWorkItems = options.MaxConcurrentWorkItems,
         };
+        if (options.WorkItemVisibilityTimeout is { } visibility)
+        {
+            settings.WorkItemQueueVisibilityTimeout = visibility;
+            settings.ControlQueueVisibilityTimeout = visibility;
+        }
 
         var service = new AzureStorageOrchestrationService(settings);
         await service.CreateIfNotExistsAsync();

@@ -3,6 +3,8 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
+using Nhi.Serverless.Hosting.Edge;
+using Nhi.Serverless.Hosting.Sweeper;
 
 namespace Nhi.Serverless.Hosting.Http;
 
@@ -19,6 +21,10 @@ public static class EndpointRouteBuilderExtensions
 
         endpoints.MapGet("/.well-known/jwks.json", AuditEndpoints.GetJwks);
         endpoints.MapGet("/api/audit/runs/{runId}/records", AuditEndpoints.RunRecordsAsync);
+        endpoints.MapAuditorEndpoints();
+
+        endpoints.MapNhiEdgeEndpoints();
+        endpoints.MapGrantSafetyEndpoints();
 
         endpoints.MapGet("/healthz", () => Results.Text("ok"));
         return endpoints;

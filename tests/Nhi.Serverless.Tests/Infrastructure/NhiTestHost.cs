@@ -76,6 +76,10 @@ public sealed class NhiTestHost : IAsyncDisposable
             ["Audit:Signing:KeyFilePath"] = Path.Combine(keyDirectory, "signing-key.pem"),
             ["Audit:Table:ConnectionString"] = LocalStack.Get("NHI_AZURE_STORAGE_CONNECTION_STRING"),
             ["Planner:OutOfScopeProbe"] = LocalStack.Get("NHI_BYSTANDER_BUCKET"),
+
+            // Concurrency slots are shared by every host on a table; each test host gets its own table so
+            // that one test's runs never wait for another test's slots.
+            ["Grants:RunSlotsTableName"] = "NhiSlots" + Guid.NewGuid().ToString("N")[..12],
         };
         foreach ((string key, string? value) in settings ?? new Dictionary<string, string?>())
         {

@@ -104,6 +104,18 @@ public sealed class HttpEdgeTests : IAsyncLifetime
         Assert.False(await instances.GetAsyncEnumerator().MoveNextAsync());
     }
 
+    [Fact]
+    public async Task InvalidTextNeverAnswersBare500()
+    {
+        // A lone surrogate escape is valid JSON syntax but not valid text for the parsers to read.
+        string alert = FindingSamples.SecurityHubFor("nhi-test-edge").Replace("\"Title\": \"", "\"Title\": \"\\ud800", StringComparison.Ordinal);
+
+        using HttpResponseMessage response = await _host.Http.PostAsync("/api/alerts/securityhub", FindingSamples.Json(alert));
+
+        Assert.True((int)response.StatusCode is 400 or 500, $"HTTP {(int)response.StatusCode}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
     private async Task<JsonNode> PostProblemAsync(string source, string body, string contentType, HttpStatusCode expected)
     {
         using var content = new StringContent(body, Encoding.UTF8);

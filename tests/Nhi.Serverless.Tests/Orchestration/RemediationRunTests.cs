@@ -92,6 +92,7 @@ public sealed class RemediationRunTests : IAsyncLifetime
         string findingGuid = Guid.NewGuid().ToString();
 
         string first = await PostSingleRunAsync(FindingSamples.SecurityHubFor(bucket, findingGuid));
+        await _host.WaitForRunAsync(first);
         string second = await PostSingleRunAsync(FindingSamples.SecurityHubFor(bucket, findingGuid, DateTimeOffset.Parse("2026-05-15T10:00:00Z")));
 
         Assert.NotEqual(first, second);
