@@ -20,7 +20,7 @@ namespace Nhi.Serverless.Azure.Grants;
 /// The index entities are written before the grant entity and removed after it is revoked, so a crash between the
 /// two writes leaves an index entity too many, never one too few; readers drop such leftovers.
 /// </remarks>
-public sealed class TableGrantLedger : IGrantLedger
+public sealed class TableGrantLedger : IGrantLedger, IGrantLedgerTransitions
 {
     private const string GrantRowKey = "grant";
     private const string OpenPartitionPrefix = "open:";
@@ -176,6 +176,12 @@ public sealed class TableGrantLedger : IGrantLedger
         }
 
         return ids;
+    }
+
+    public Task ApplyAsync(string grantId, Func<GrantRecord, GrantRecord> transition, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(transition);
+        return UpdateAsync(grantId, transition, cancellationToken);
     }
 
     private async Task UpdateAsync(string grantId, Func<GrantRecord, GrantRecord> transition, CancellationToken cancellationToken)

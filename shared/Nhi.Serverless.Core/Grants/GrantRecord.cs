@@ -99,14 +99,14 @@ public sealed record GrantRecord(
     public static GrantRecord Requested(string broker, GrantRequest request, TimeSpan maxStepTime) =>
         new(request.GrantId, request.RunId, broker, request.Scope, request.Lifetime, request.RequestedAt, request.RequestedAt + maxStepTime);
 
-    /// <summary>Returns the entry with the issued credential's public facts.</summary>
+    /// <summary>Returns the entry with the issued credential's public facts; facts recorded before are kept.</summary>
     public GrantRecord WithIssued(IssuedGrant issued) => this with
     {
         Status = Advance(GrantStatuses.Issued),
-        Principal = issued.Principal,
-        CredentialFingerprint = issued.CredentialFingerprint,
+        Principal = Principal ?? issued.Principal,
+        CredentialFingerprint = CredentialFingerprint ?? issued.CredentialFingerprint,
         IssuedAt = IssuedAt ?? issued.IssuedAt,
-        ExpiresAt = issued.ExpiresAt,
+        ExpiresAt = ExpiresAt ?? issued.ExpiresAt,
     };
 
     /// <summary>Returns the entry with the first use; a later use keeps the earlier time.</summary>

@@ -145,11 +145,7 @@ public sealed class GrantSweeper(
 
         try
         {
-            await ledger.RecordRevokedAsync(outcome, GrantRevokers.Sweeper, cancellationToken);
-            if (verifiedAt is { } at)
-            {
-                await ledger.RecordVerifiedAsync(grant.GrantId, at, outcome.Evidence, cancellationToken);
-            }
+            await ledger.RecordRevocationAsync(outcome, GrantRevokers.Sweeper, verifiedAt ?? time.GetUtcNow(), cancellationToken);
         }
         catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {

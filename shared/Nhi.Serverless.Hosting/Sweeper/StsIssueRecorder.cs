@@ -15,7 +15,8 @@ namespace Nhi.Serverless.Hosting.Sweeper;
 /// <remarks>
 /// NOTE: the STS broker has no hook of its own for "issued", so this wrapper maps the session name back to the
 /// grant id ("nhi-" followed by the grant id, as <see cref="SessionNames.For"/> builds it for the orchestrator's ids).
-/// A session whose name does not map to a ledger entry is passed through and logged at debug level.
+/// A session whose name maps to no ledger entry is passed through and logged at debug level. Without fault injection
+/// the ledger update runs alongside the step instead of before it.
 /// </remarks>
 public class StsIssueRecorder : DispatchProxy
 {
@@ -73,12 +74,20 @@ public class StsIssueRecorder : DispatchProxy
     private async Task<AssumeRoleResponse> AssumeRoleAndRecordAsync(AssumeRoleRequest request, CancellationToken cancellationToken)
     {
         AssumeRoleResponse response = await _inner.AssumeRoleAsync(request, cancellationToken);
-        if (!await RecordIssuedAsync(request, response))
+        if (GrantIdOf(request.RoleSessionName) is not { } grantId || response.Credentials is null)
         {
             return response;
         }
 
-        if (_delayAfterIssue > TimeSpan.Zero)
+        Task<bool> recorded = RecordIssuedAsync(grantId, request.RoleSessionName, response);
+        if (_delayAfterIssue <= TimeSpan.Zero)
+        {
+            // The update does not hold up the step, because the credential is live either way and the sweeper
+            // treats a "requested" entry as possibly issued. The task logs its own failure.
+            return response;
+        }
+
+        if (await recorded)
         {
             _logger.LogWarning(
                 "Fault injection: holding session {SessionName} for {DelaySeconds} s after issue (FaultInjection:DelayAfterGrantIssuedSeconds)",
@@ -89,38 +98,43 @@ public class StsIssueRecorder : DispatchProxy
         return response;
     }
 
-    private async Task<bool> RecordIssuedAsync(AssumeRoleRequest request, AssumeRoleResponse response)
+    // The orchestrator's grant ids become session names as "nhi-" and the id; any other session name maps to no grant.
+    private static string? GrantIdOf(string? sessionName)
     {
-        string sessionName = request.RoleSessionName ?? "";
-        if (!sessionName.StartsWith(SessionPrefix, StringComparison.Ordinal) || response.Credentials is not { } credentials)
+        if (sessionName is null || !sessionName.StartsWith(SessionPrefix, StringComparison.Ordinal) || sessionName.Length == SessionPrefix.Length)
         {
-            return false;
+            return null;
         }
 
         string grantId = sessionName[SessionPrefix.Length..];
+        return SessionNames.For(grantId) == sessionName ? grantId : null;
+    }
+
+    private async Task<bool> RecordIssuedAsync(string grantId, string sessionName, AssumeRoleResponse response)
+    {
+        Credentials credentials = response.Credentials;
+        DateTimeOffset issuedAt = _time.GetUtcNow();
+        DateTimeOffset expiresAt = credentials.Expiration is { } expiration
+            ? new DateTimeOffset(DateTime.SpecifyKind(expiration.ToUniversalTime(), DateTimeKind.Utc))
+            : issuedAt;
+        var issued = new IssuedGrant(
+            grantId,
+            StsGrantBroker.BrokerName,
+            response.AssumedRoleUser?.AssumedRoleId ?? sessionName,
+            _fingerprinter.Fingerprint(credentials.AccessKeyId),
+            issuedAt,
+            expiresAt);
+
         try
         {
-            GrantRecord? grant = await _ledger.GetAsync(grantId, CancellationToken.None);
-            if (grant is null || SessionNames.For(grant.GrantId) != sessionName)
-            {
-                _logger.LogDebug("Session {SessionName} matches no grant in the ledger; not recorded", sessionName);
-                return false;
-            }
-
-            DateTimeOffset issuedAt = _time.GetUtcNow();
-            DateTimeOffset expiresAt = credentials.Expiration is { } expiration
-                ? new DateTimeOffset(DateTime.SpecifyKind(expiration.ToUniversalTime(), DateTimeKind.Utc))
-                : issuedAt + grant.Lifetime;
-            var issued = new IssuedGrant(
-                grant.GrantId,
-                StsGrantBroker.BrokerName,
-                response.AssumedRoleUser?.AssumedRoleId ?? sessionName,
-                _fingerprinter.Fingerprint(credentials.AccessKeyId),
-                issuedAt,
-                expiresAt);
             await _ledger.RecordIssuedAsync(issued, CancellationToken.None);
-            _logger.LogInformation("Grant {GrantId} of run {RunId} recorded as issued in the grant ledger", grant.GrantId, grant.RunId);
+            _logger.LogInformation("Grant {GrantId} recorded as issued in the grant ledger", grantId);
             return true;
+        }
+        catch (GrantNotFoundException)
+        {
+            _logger.LogDebug("Session {SessionName} matches no grant in the ledger; not recorded", sessionName);
+            return false;
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {

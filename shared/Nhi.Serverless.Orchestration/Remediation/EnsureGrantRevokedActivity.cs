@@ -23,11 +23,7 @@ public sealed class EnsureGrantRevokedActivity(IGrantRevoker revoker, IGrantLedg
 
         try
         {
-            await ledger.RecordRevokedAsync(outcome, GrantRevokers.Run, CancellationToken.None);
-            if (outcome.RevokedAt is { } revokedAt && outcome.Error is null)
-            {
-                await ledger.RecordVerifiedAsync(input.Grant.GrantId, outcome.ProvenAt ?? revokedAt, outcome.Evidence, CancellationToken.None);
-            }
+            await ledger.RecordRevocationAsync(outcome, GrantRevokers.Run, outcome.RevokedAt ?? DateTimeOffset.UtcNow, CancellationToken.None);
         }
         catch (GrantNotFoundException)
         {

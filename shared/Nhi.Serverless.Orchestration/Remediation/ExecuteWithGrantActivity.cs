@@ -84,11 +84,7 @@ public sealed class ExecuteWithGrantActivity(
             grant.GrantId, plan.RunId);
 
         RevocationOutcome outcome = await revoker.EnsureRevokedAsync(plan.Broker, grant, CancellationToken.None);
-        await ledger.RecordRevokedAsync(outcome, GrantRevokers.Retry, CancellationToken.None);
-        if (outcome.RevokedAt is not null && outcome.Error is null)
-        {
-            await ledger.RecordVerifiedAsync(grant.GrantId, outcome.ProvenAt ?? outcome.RevokedAt.Value, outcome.Evidence, CancellationToken.None);
-        }
+        await ledger.RecordRevocationAsync(outcome, GrantRevokers.Retry, outcome.RevokedAt ?? DateTimeOffset.UtcNow, CancellationToken.None);
     }
 
     // The step is over whatever the ledger contains, so a failed ledger write is logged, not thrown. The entry stays
@@ -98,20 +94,8 @@ public sealed class ExecuteWithGrantActivity(
         IssuedGrant grant = report.Grant;
         try
         {
-            await ledger.RecordIssuedAsync(grant, CancellationToken.None);
-
             ApiCall? firstUse = report.Calls.Where(call => call.Purpose != ApiCallPurposes.RevocationProbe).MinBy(call => call.At);
-            if (firstUse is not null)
-            {
-                await ledger.RecordUsedAsync(grant.GrantId, firstUse.At, CancellationToken.None);
-            }
-
-            RevocationOutcome revocation = report.Revocation;
-            await ledger.RecordRevokedAsync(revocation, GrantRevokers.Run, CancellationToken.None);
-            if (revocation.Proven && revocation.ProvenAt is { } provenAt)
-            {
-                await ledger.RecordVerifiedAsync(grant.GrantId, provenAt, revocation.Evidence, CancellationToken.None);
-            }
+            await ledger.RecordStepAsync(grant, firstUse?.At, report.Revocation, GrantRevokers.Run, CancellationToken.None);
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {

@@ -148,7 +148,13 @@ public sealed class GrantSweeperTests : IAsyncLifetime
     {
         (GrantRecord grant, _) = await IssueLeakedGrantAsync(TimeSpan.FromMinutes(5));
 
+        // The update runs alongside the step, so it may land a moment after the broker returned.
         GrantRecord stored = (await Ledger.GetAsync(grant.GrantId, CancellationToken.None))!;
+        for (int i = 0; i < 50 && stored.Status == GrantStatuses.Requested; i++)
+        {
+            await Task.Delay(100);
+            stored = (await Ledger.GetAsync(grant.GrantId, CancellationToken.None))!;
+        }
 
         Assert.Equal(GrantStatuses.Issued, stored.Status);
         Assert.NotNull(stored.IssuedAt);

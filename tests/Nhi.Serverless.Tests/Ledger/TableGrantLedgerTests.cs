@@ -174,6 +174,29 @@ public sealed class TableGrantLedgerTests : IAsyncLifetime
         Assert.Equal(GrantStatuses.Revoked, stored.Status);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task StepResultIsRecorded(bool batched)
+    {
+        // Without batching the same facts arrive through one call per transition, as with ledgers that lack it.
+        IGrantLedger ledger = batched ? Ledger : new OneCallPerTransition(Ledger);
+        GrantRecord grant = LedgerTables.NewGrant();
+        DateTimeOffset at = grant.RequestedAt.AddSeconds(1);
+        await ledger.RecordRequestedAsync(grant, CancellationToken.None);
+        var proven = new RevocationOutcome(grant.GrantId, "iam-deny-session-policy", at.AddSeconds(2), true, at.AddSeconds(3), "probe denied", at.AddSeconds(3));
+
+        await ledger.RecordStepAsync(new IssuedGrant(grant.GrantId, "aws-sts", "p", "hmac-sha256:34", at, at.AddMinutes(15)), at.AddMilliseconds(500), proven, GrantRevokers.Run, CancellationToken.None);
+
+        GrantRecord stored = (await ledger.GetAsync(grant.GrantId, CancellationToken.None))!;
+        Assert.Equal(GrantStatuses.Verified, stored.Status);
+        Assert.Equal(at, stored.IssuedAt);
+        Assert.Equal(at.AddMilliseconds(500), stored.UsedAt);
+        Assert.Equal(at.AddSeconds(2), stored.RevokedAt);
+        Assert.Equal(at.AddSeconds(3), stored.VerifiedAt);
+        Assert.Equal("probe denied", stored.Evidence);
+    }
+
     [Fact]
     public async Task UnknownGrantUpdateThrows()
     {
@@ -195,4 +218,28 @@ public sealed class TableGrantLedgerTests : IAsyncLifetime
 
     private static RevocationOutcome Revoked(string grantId, DateTimeOffset at) =>
         new(grantId, "iam-deny-session-policy", at, false, null, "deny policy put", at.AddMinutes(15));
+
+    /// <summary>The Table ledger seen only through <see cref="IGrantLedger"/>, without its single-call transitions.</summary>
+    private sealed class OneCallPerTransition(IGrantLedger inner) : IGrantLedger
+    {
+        public Task<bool> RecordRequestedAsync(GrantRecord grant, CancellationToken cancellationToken) => inner.RecordRequestedAsync(grant, cancellationToken);
+
+        public Task RecordIssuedAsync(IssuedGrant issued, CancellationToken cancellationToken) => inner.RecordIssuedAsync(issued, cancellationToken);
+
+        public Task RecordUsedAsync(string grantId, DateTimeOffset usedAt, CancellationToken cancellationToken) => inner.RecordUsedAsync(grantId, usedAt, cancellationToken);
+
+        public Task RecordRevokedAsync(RevocationOutcome revocation, string revokedBy, CancellationToken cancellationToken) =>
+            inner.RecordRevokedAsync(revocation, revokedBy, cancellationToken);
+
+        public Task RecordVerifiedAsync(string grantId, DateTimeOffset verifiedAt, string evidence, CancellationToken cancellationToken) =>
+            inner.RecordVerifiedAsync(grantId, verifiedAt, evidence, cancellationToken);
+
+        public Task RecordRunEndedAsync(string runId, DateTimeOffset endedAt, CancellationToken cancellationToken) => inner.RecordRunEndedAsync(runId, endedAt, cancellationToken);
+
+        public Task<GrantRecord?> GetAsync(string grantId, CancellationToken cancellationToken) => inner.GetAsync(grantId, cancellationToken);
+
+        public Task<IReadOnlyList<GrantRecord>> ListByRunAsync(string runId, CancellationToken cancellationToken) => inner.ListByRunAsync(runId, cancellationToken);
+
+        public Task<IReadOnlyList<GrantRecord>> ListUnrevokedAsync(CancellationToken cancellationToken) => inner.ListUnrevokedAsync(cancellationToken);
+    }
 }
