@@ -13,7 +13,7 @@ namespace Nhi.Serverless.Benchmarks;
 /// Then measures how fast an export of synthetic signed records with hourly checkpoints verifies
 /// offline, through the same code as "nhi audit verify".
 /// </summary>
-public sealed class AuditBenchmark(int recordCount, int appendRuns, bool skipAppend, bool allSignatures, DirectoryInfo workDirectory, FileInfo output)
+public sealed class AuditBenchmark(int recordCount, int appendRuns, bool skipAppend, bool allSignatures, bool reuseExport, DirectoryInfo workDirectory, FileInfo output)
 {
     private static readonly DateTimeOffset SyntheticStart = new(2031, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private static readonly TimeSpan Window = TimeSpan.FromHours(1);
@@ -25,6 +25,7 @@ public sealed class AuditBenchmark(int recordCount, int appendRuns, bool skipApp
         var appendRuns = new Option<int>("--append-runs") { Description = "Runs (12 records each) appended per append mode.", DefaultValueFactory = _ => 200 };
         var skipAppend = new Option<bool>("--skip-append") { Description = "Measure verification only, without Azurite." };
         var allSignatures = new Option<bool>("--all-signatures") { Description = "Also time a verification that checks every record signature." };
+        var reuseExport = new Option<bool>("--reuse-export") { Description = "Keep the export in --work-dir when a previous run wrote one with the same record count, instead of generating it again." };
         var workDirectory = new Option<DirectoryInfo>("--work-dir") { Description = "Folder for the generated export; replaced on each run.", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine(Path.GetTempPath(), "nhi-audit-bench")) };
         var output = new Option<FileInfo>("--output") { Description = "Markdown results page to write.", DefaultValueFactory = _ => new FileInfo("docs/benchmarks/audit.md") };
         var verifyOnly = new Option<DirectoryInfo?>("--verify-only") { Description = "Internal: verify this export folder, print seconds and peak memory, and exit.", Hidden = true };
@@ -32,7 +33,7 @@ public sealed class AuditBenchmark(int recordCount, int appendRuns, bool skipApp
 
         var command = new Command("audit", "Audit table append rate on Azurite and offline verification rate of a checkpointed export.")
         {
-            records, appendRuns, skipAppend, allSignatures, workDirectory, output, verifyOnly, verifyAll,
+            records, appendRuns, skipAppend, allSignatures, reuseExport, workDirectory, output, verifyOnly, verifyAll,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -42,7 +43,7 @@ public sealed class AuditBenchmark(int recordCount, int appendRuns, bool skipApp
             }
 
             var benchmark = new AuditBenchmark(
-                parse.GetValue(records), parse.GetValue(appendRuns), parse.GetValue(skipAppend), parse.GetValue(allSignatures), parse.GetValue(workDirectory)!, parse.GetValue(output)!);
+                parse.GetValue(records), parse.GetValue(appendRuns), parse.GetValue(skipAppend), parse.GetValue(allSignatures), parse.GetValue(reuseExport), parse.GetValue(workDirectory)!, parse.GetValue(output)!);
             return await benchmark.RunAsync(cancellationToken);
         });
         return command;
@@ -120,6 +121,12 @@ public sealed class AuditBenchmark(int recordCount, int appendRuns, bool skipApp
     /// <summary>Writes the export: runs 400 ms apart, none crossing a window boundary, sealed window by window with a checkpoint each, and one empty window at the end.</summary>
     private GenerationResult GenerateExport(LocalKeyFileSigner signer, CancellationToken cancellationToken)
     {
+        if (reuseExport && ReadReusableExport() is { } reused)
+        {
+            Console.WriteLine($"generate: reusing the export of {reused.Records} records in {workDirectory.FullName}");
+            return reused;
+        }
+
         if (workDirectory.Exists)
         {
             workDirectory.Delete(recursive: true);
@@ -184,6 +191,21 @@ public sealed class AuditBenchmark(int recordCount, int appendRuns, bool skipApp
         long bytes = new FileInfo(Path.Combine(directory, AuditExportFolder.RecordsFile)).Length;
         Console.WriteLine($"generate: {written} records, {checkpoints.Count} checkpoints, {bytes / 1048576.0:F0} MiB in {stopwatch.Elapsed.TotalSeconds:F0} s");
         return new GenerationResult(written, checkpoints.Count, bytes, stopwatch.Elapsed);
+    }
+
+    /// <summary>Returns the export a previous run left in the work folder when it has the requested record count, or null.</summary>
+    private GenerationResult? ReadReusableExport()
+    {
+        string records = Path.Combine(workDirectory.FullName, AuditExportFolder.RecordsFile);
+        if (!File.Exists(Path.Combine(workDirectory.FullName, AuditExportFolder.ManifestFile)) || !File.Exists(records))
+        {
+            return null;
+        }
+
+        AuditExportManifest manifest = AuditExportFolder.ReadManifest(workDirectory.FullName);
+        return manifest.RecordCount == recordCount
+            ? new GenerationResult(manifest.RecordCount, manifest.CheckpointCount, new FileInfo(records).Length, null)
+            : null;
     }
 
     /// <summary>Runs the verification in a fresh process, so its time and peak memory are its own.</summary>
@@ -272,7 +294,7 @@ public sealed class AuditBenchmark(int recordCount, int appendRuns, bool skipApp
         page.AppendLine();
         page.AppendLine("## Verifying an export offline");
         page.AppendLine();
-        page.AppendLine(CultureInfo.InvariantCulture, $"The export has {generation.Records:N0} synthetic signed records ({generation.Bytes / 1048576.0:F0} MiB of JSON Lines) in one-hour windows with {generation.Checkpoints} checkpoints, the last for an empty window. Generating and sealing it took {generation.Elapsed.TotalSeconds:F0} s and is not part of the measurement. Verification runs in a separate process through `AuditExportFolder.Verify`, the code behind `nhi audit verify`, on {Environment.ProcessorCount} threads. Goal: under 10 s for 1,000,000 records.");
+        page.AppendLine(CultureInfo.InvariantCulture, $"The export has {generation.Records:N0} synthetic signed records ({generation.Bytes / 1048576.0:F0} MiB of JSON Lines) in one-hour windows with {generation.Checkpoints} checkpoints, the last for an empty window. {(generation.Elapsed is { } generated ? $"Generating and sealing it took {generated.TotalSeconds:F0} s" : "It was generated by an earlier run (`--reuse-export`)")} and is not part of the measurement. Verification runs in a separate process through `AuditExportFolder.Verify`, the code behind `nhi audit verify`, on {Environment.ProcessorCount} threads. Goal: under 10 s for 1,000,000 records.");
         page.AppendLine();
         page.AppendLine("| Mode | Records | Signatures checked | Seconds | Records/s | Peak memory | Load average | Result |");
         page.AppendLine("|---|---:|---:|---:|---:|---:|---:|---|");
@@ -310,7 +332,8 @@ public sealed class AuditBenchmark(int recordCount, int appendRuns, bool skipApp
         public double RecordsPerSecond => Records / Elapsed.TotalSeconds;
     }
 
-    private sealed record GenerationResult(long Records, int Checkpoints, long Bytes, TimeSpan Elapsed);
+    /// <summary>The export used; <see cref="Elapsed"/> is null when a previous run's export was reused.</summary>
+    private sealed record GenerationResult(long Records, int Checkpoints, long Bytes, TimeSpan? Elapsed);
 
     private sealed record VerifyResult(bool Valid, bool AllSignatures, TimeSpan Elapsed, long Records, long Signatures, long PeakKiB, string Problems, double LoadAverage);
 }
