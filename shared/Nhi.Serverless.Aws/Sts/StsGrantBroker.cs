@@ -320,6 +320,8 @@ public sealed partial class StsGrantBroker : ICredentialBroker<AwsSessionCredent
 
             if (last.ErrorCode is "NoSuchBucket")
             {
+                // No probe can be denied on a deleted bucket, so at least make sure the deny is still in place.
+                await RestoreLostDenyPolicyAsync(lease.Grant, revocation, cancellationToken);
                 break;
             }
 

@@ -26,6 +26,8 @@ public sealed class CallbackDispatcher(
 
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromMinutes(5);
 
+    private static readonly TimeSpan RunStartGrace = TimeSpan.FromMinutes(2);
+
     /// <summary>Looks at every due subscription once; returns how many callbacks were delivered.</summary>
     public async Task<int> DispatchDueAsync(DurableTaskClient client, CancellationToken cancellationToken)
     {
@@ -45,7 +47,10 @@ public sealed class CallbackDispatcher(
     {
         DateTimeOffset now = time.GetUtcNow();
         OrchestrationMetadata? run = await client.GetInstanceAsync(subscription.RunId, getInputsAndOutputs: true, cancellationToken);
-        if (run is { IsCompleted: false })
+        // A subscription can be stored before its run is scheduled, so a missing run is only reported
+        // as not found once it has stayed missing for a while.
+        bool notStartedYet = run is null && now - subscription.CreatedAt < RunStartGrace;
+        if (run is { IsCompleted: false } || notStartedYet)
         {
             await subscriptions.UpdateAsync(With(subscription, subscription.Status, subscription.Attempts, now + options.CallbackPollInterval, subscription.LastError), cancellationToken);
             return false;
