@@ -6,8 +6,8 @@ namespace Nhi.Serverless.Hosting.Http;
 
 /// <summary>Read-only access to the audit trail: the public signing keys and the records of a run.</summary>
 /// <remarks>
-/// NOTE: these endpoints have no authentication of their own, so hosts bind them to loopback only; an
-/// authenticated auditor API is still to come.
+/// NOTE: these endpoints have no authentication of their own, so hosts bind them to loopback only. The
+/// authenticated auditor API is in AuditorEndpoints.
 /// </remarks>
 public static class AuditEndpoints
 {
