@@ -55,6 +55,15 @@ ceph_bootstrapped() {
     [[ -s $CEPH_DIR/fsid && -d $CEPH_DIR/mon/ceph-$CEPH_MON_ID && -s $CEPH_DIR/osd-uuid ]]
 }
 
+# The marker that ceph_stop writes once the OSD has unmounted its in-memory store.
+CEPH_OSD_CLEAN_MARKER=$CEPH_DIR/osd-stopped-cleanly
+
+# True when the cluster exists but its OSD is not running and did not stop cleanly: the OSD's
+# in-memory store lost its placement groups, so the pools would never become active again.
+ceph_osd_store_lost() {
+    ceph_bootstrapped && ! live_pid "$CEPH_OSD_PIDFILE" >/dev/null && [[ ! -e $CEPH_OSD_CLEAN_MARKER ]]
+}
+
 # Print the 16-hex-digit key that radosgw uses to encrypt STS session tokens.
 # The key is generated once per work folder, so sessions stay valid across restarts.
 ceph_sts_key() {
@@ -235,6 +244,7 @@ ceph_start_osd() {
         ceph_create_osd || start_failed ceph-osd "$CEPH_OSD_LOG"
     fi
     if [[ -z $pid ]]; then
+        rm -f "$CEPH_OSD_CLEAN_MARKER"
         ceph-osd -i "$CEPH_OSD_ID" >>"$CEPH_OSD_LOG" 2>&1 9>&- || start_failed ceph-osd "$CEPH_OSD_LOG"
         started ceph-osd "$CEPH_OSD_PIDFILE"
     fi
@@ -261,7 +271,12 @@ ceph_start_rgw() {
 # Start the monitor, the OSD and radosgw, each only when it is not running yet.
 # Calls start_failed (from stack.sh) when a daemon does not become ready.
 ceph_start() {
-    if ! ceph_bootstrapped; then
+    if ceph_osd_store_lost; then
+        log "ceph: the OSD did not stop cleanly last time, so its in-memory store is gone; starting over"
+        stop_pidfile radosgw "$CEPH_RGW_PIDFILE" 20
+        stop_pidfile ceph-mon "$CEPH_MON_PIDFILE" 20
+        ceph_bootstrap
+    elif ! ceph_bootstrapped; then
         ceph_bootstrap
     fi
     mkdir -p "$CEPH_RUN_DIR" "$CEPH_LOG_DIR"
@@ -274,6 +289,14 @@ ceph_start() {
 # Stop radosgw, the OSD and the monitor, in that order.
 ceph_stop() {
     stop_pidfile radosgw "$CEPH_RGW_PIDFILE" 20
-    stop_pidfile ceph-osd "$CEPH_OSD_PIDFILE" 30
+    if live_pid "$CEPH_OSD_PIDFILE" >/dev/null; then
+        local log_size
+        log_size=$(stat -c %s "$CEPH_OSD_LOG" 2>/dev/null || echo 0)
+        stop_pidfile ceph-osd "$CEPH_OSD_PIDFILE" 30
+        # The OSD logs a dump of its store when it unmounts on SIGTERM; after a SIGKILL the store is lost.
+        if tail -c +"$((log_size + 1))" "$CEPH_OSD_LOG" | grep -q 'memstore(.*) dump:'; then
+            : >"$CEPH_OSD_CLEAN_MARKER"
+        fi
+    fi
     stop_pidfile ceph-mon "$CEPH_MON_PIDFILE" 20
 }
