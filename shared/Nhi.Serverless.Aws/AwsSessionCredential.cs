@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Nhi.Serverless.Grants;
 
@@ -10,7 +11,7 @@ namespace Nhi.Serverless.Aws;
 /// System.Text.Json throws, so it cannot slip into an activity output, a log scope or an audit record.
 /// </remarks>
 [JsonConverter(typeof(RejectSerializationConverter))]
-public sealed class AwsSessionCredential
+public sealed class AwsSessionCredential : IHandoffCredential
 {
     public AwsSessionCredential(string accessKeyId, string secretAccessKey, string sessionToken, Scope scope)
     {
@@ -36,6 +37,17 @@ public sealed class AwsSessionCredential
 
     /// <summary>The scope the session policy was generated from.</summary>
     public Scope Scope { get; }
+
+    /// <summary>The credential as an AWS SDK or CLI takes it, for a brokered step's caller.</summary>
+    public JsonObject ToHandoff() => new()
+    {
+        ["type"] = "aws-session",
+        ["accessKeyId"] = AccessKeyId,
+        ["secretAccessKey"] = SecretAccessKey,
+        ["sessionToken"] = SessionToken,
+        ["resource"] = Scope.Resource,
+        ["permissions"] = new JsonArray(Scope.Permissions.Select(permission => (JsonNode?)JsonValue.Create(permission)).ToArray()),
+    };
 
     public override string ToString() => "AwsSessionCredential(redacted)";
 

@@ -67,8 +67,11 @@ public static class ServiceCollectionExtensions
             LoggerFor<S3PublicAccessExecutor>(provider)));
         services.AddSingleton<IRemediationExecutor>(provider => provider.GetRequiredService<S3PublicAccessExecutor>());
 
-        // NOTE: IGrantRevoker is registered once here; a host with several brokers needs a revoker that dispatches by broker name.
+        services.AddSingleton<IGrantBroker>(provider => new GrantBroker<AwsSessionCredential>(provider.GetRequiredService<StsGrantBroker>()));
+
+        // A host with several brokers registers a BrokerGrantRevoker, which uses this revoker for "aws-sts" grants.
         services.AddSingleton(provider => new StsGrantRevoker(provider.GetRequiredService<StsGrantBroker>(), LoggerFor<StsGrantRevoker>(provider)));
+        services.AddSingleton(provider => new NamedGrantRevoker(StsGrantBroker.BrokerName, provider.GetRequiredService<StsGrantRevoker>()));
         services.TryAddSingleton<IGrantRevoker>(provider => provider.GetRequiredService<StsGrantRevoker>());
 
         return services;

@@ -30,6 +30,19 @@ public static class NhiConfiguration
         ("NHI_SPLUNK_HEC_TOKEN", "Audit:SplunkHec:Token"),
         ("NHI_SPLUNK_HEC_INDEX", "Audit:SplunkHec:Index"),
         ("NHI_DURABLE_BACKEND", "Durable:Backend"),
+        ("NHI_POSTGRES_HOST", "Postgres:Host"),
+        ("NHI_POSTGRES_PORT", "Postgres:Port"),
+        ("NHI_POSTGRES_USERNAME", "Postgres:Username"),
+        ("NHI_POSTGRES_PASSWORD", "Postgres:Password"),
+        ("NHI_POSTGRES_SSLMODE", "Postgres:SslMode"),
+        ("NHI_POSTGRES_DATABASE", "Workflows:Database"),
+        ("NHI_AZURE_STORAGE_CONNECTION_STRING", "AzureBlobSas:ConnectionString"),
+        ("NHI_OAUTH_ISSUER", "OAuth:Issuer"),
+        ("NHI_OAUTH_CLIENT_ID", "OAuth:ClientId"),
+        ("NHI_OAUTH_CLIENT_SECRET", "OAuth:ClientSecret"),
+        ("NHI_PARTNER_BASE_URL", "Workflows:PartnerBaseUrl"),
+        ("NHI_BILLING_BUCKET", "Workflows:BillingBucket"),
+        ("NHI_DEPLOY_LOGS_BUCKET", "Workflows:DeployLogsBucket"),
     ];
 
     /// <summary>Adds the NHI_* variables that are set as configuration keys; later sources still win.</summary>
@@ -49,6 +62,21 @@ public static class NhiConfiguration
         if (values.ContainsKey("Aws:S3Endpoint"))
         {
             values["Aws:ForcePathStyle"] = "true";
+        }
+
+        // The local PostgreSQL listens on loopback without TLS; any other server keeps the VerifyFull default.
+        if (values.TryGetValue("Postgres:Host", out string? postgresHost) && postgresHost is "127.0.0.1" or "localhost" or "::1"
+            && !values.ContainsKey("Postgres:SslMode"))
+        {
+            values["Postgres:SslMode"] = "Disable";
+        }
+
+        // The local authorization server serves the three partner APIs the workflows call.
+        if (values.ContainsKey("OAuth:Issuer"))
+        {
+            values["OAuth:AllowedAudiences:0"] = "urn:nhi:partner:credit-bureau";
+            values["OAuth:AllowedAudiences:1"] = "urn:nhi:partner:fraud-screening";
+            values["OAuth:AllowedAudiences:2"] = "urn:nhi:partner:insurer";
         }
 
         return builder.AddInMemoryCollection(values);

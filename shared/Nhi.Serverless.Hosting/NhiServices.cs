@@ -1,18 +1,23 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Nhi.Serverless.Audit;
 using Nhi.Serverless.Audit.Siem;
 using Nhi.Serverless.Aws;
 using Nhi.Serverless.Azure.Audit;
+using Nhi.Serverless.Azure.Blob;
 using Nhi.Serverless.Azure.Runs;
+using Nhi.Serverless.Database.Postgres;
 using Nhi.Serverless.Findings;
 using Nhi.Serverless.Grants;
 using Nhi.Serverless.Hosting.Edge;
 using Nhi.Serverless.Hosting.Http;
 using Nhi.Serverless.Hosting.Sweeper;
+using Nhi.Serverless.OAuth;
 using Nhi.Serverless.Orchestration;
 using Nhi.Serverless.Runs;
+using Nhi.Serverless.Workflows;
 
 namespace Nhi.Serverless.Hosting;
 
@@ -41,7 +46,44 @@ public static class NhiServices
         services.AddAuditTrail(configuration);
         services.AddAuditCheckpointsAndForwarding(configuration);
         services.AddGrantSafety(configuration);
+        services.AddWorkflowBrokers(configuration);
         return services;
+    }
+
+    /// <summary>
+    /// Registers the business workflows with the brokers whose settings are present, and the revoker that revokes any
+    /// broker's grant by name for the cleanup path and the sweeper.
+    /// </summary>
+    private static void AddWorkflowBrokers(this IServiceCollection services, IConfiguration configuration)
+    {
+        var workflows = new WorkflowOptions();
+        configuration.GetSection(WorkflowOptions.SectionName).Bind(workflows);
+        services.AddBusinessWorkflows(workflows, new WorkflowBrokerSettings(
+            ReadOptional<PostgresRoleBrokerOptions>(configuration, PostgresRoleBrokerOptions.SectionName, "Host"),
+            ReadOptional<BlobSasBrokerOptions>(configuration, BlobSasBrokerOptions.SectionName, "ConnectionString"),
+            ReadOptional<OAuthClientCredentialsOptions>(configuration, OAuthClientCredentialsOptions.SectionName, "Issuer")));
+
+        services.AddSingleton(provider => new GrantBrokers(provider.GetServices<IGrantBroker>()));
+        services.AddSingleton<LeaseVault>();
+        services.Replace(ServiceDescriptor.Singleton<IGrantRevoker>(provider => new BrokerGrantRevoker(
+            provider.GetRequiredService<GrantBrokers>(),
+            provider.GetRequiredService<LeaseVault>(),
+            provider.GetServices<NamedGrantRevoker>())));
+    }
+
+    // A broker is configured when its section names its endpoint; its other settings are validated by its constructor.
+    private static T? ReadOptional<T>(IConfiguration configuration, string section, string requiredKey)
+        where T : class, new()
+    {
+        IConfigurationSection settings = configuration.GetSection(section);
+        if (string.IsNullOrWhiteSpace(settings[requiredKey]))
+        {
+            return null;
+        }
+
+        var options = new T();
+        settings.Bind(options);
+        return options;
     }
 
     private static void AddAuditTrail(this IServiceCollection services, IConfiguration configuration)

@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Nhi.Serverless.Grants;
 
@@ -11,7 +12,7 @@ namespace Nhi.Serverless.OAuth;
 /// System.Text.Json throws, so it cannot slip into an activity output, a log scope or an audit record.
 /// </remarks>
 [JsonConverter(typeof(RejectSerializationConverter))]
-public sealed class OAuthAccessToken
+public sealed class OAuthAccessToken : IHandoffCredential
 {
     public OAuthAccessToken(string accessToken, string audience, IReadOnlyList<string> scopes, DateTimeOffset expiresAt, Scope scope)
     {
@@ -44,6 +45,17 @@ public sealed class OAuthAccessToken
 
     /// <summary>Returns the Authorization header value "Bearer {token}"; it contains the secret.</summary>
     public AuthenticationHeaderValue AuthorizationHeader() => new("Bearer", AccessToken);
+
+    /// <summary>The token as RFC 6750 bearer use needs it, for a brokered step's caller.</summary>
+    public JsonObject ToHandoff() => new()
+    {
+        ["type"] = "oauth-access-token",
+        ["accessToken"] = AccessToken,
+        ["tokenType"] = "Bearer",
+        ["audience"] = Audience,
+        ["scope"] = string.Join(' ', Scopes),
+        ["expiresAt"] = ExpiresAt.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+    };
 
     public override string ToString() => $"OAuthAccessToken({Audience}, {string.Join(' ', Scopes)}, token redacted)";
 

@@ -5,6 +5,7 @@ using Nhi.Serverless.Orchestration.Approvals;
 using Nhi.Serverless.Orchestration.Guardrails;
 using Nhi.Serverless.Orchestration.Intake;
 using Nhi.Serverless.Orchestration.Remediation;
+using Nhi.Serverless.Orchestration.Workflows;
 using Nhi.Serverless.Playbooks;
 
 namespace Nhi.Serverless.Orchestration;
@@ -45,6 +46,11 @@ public static class ServiceCollectionExtensions
         registry.AddActivity<ExecuteWithGrantActivity>();
         registry.AddActivity<EnsureGrantRevokedActivity>();
         registry.AddActivity<RecordRunActivity>();
+        registry.AddOrchestrator<RunWorkflowOrchestrator>();
+        registry.AddActivity<PlanWorkflowActivity>();
+        registry.AddActivity<ExecuteWorkflowStepActivity>();
+        registry.AddActivity<DecideWorkflowActivity>();
+        registry.AddActivity<RecordWorkflowActivity>();
         return registry;
     }
 }

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Nhi.Serverless.Audit;
 using Nhi.Serverless.Grants;
 using Nhi.Serverless.Runs;
+using Nhi.Serverless.Workflows;
 
 namespace Nhi.Serverless.Azure.Audit;
 
@@ -66,17 +67,28 @@ public sealed partial class TableAuditTrail : IAuditTrail
         _logger = logger ?? NullLogger<TableAuditTrail>.Instance;
     }
 
-    public async Task<AuditReceipt> RecordRunAsync(RemediationRequest request, RunResult result, CancellationToken cancellationToken)
+    public Task<AuditReceipt> RecordRunAsync(RemediationRequest request, RunResult result, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(result);
 
-        IReadOnlyList<JsonObject> records = AuditRecordFactory.ForRun(request, result, _fingerprinter);
+        return AppendAsync(AuditRecordFactory.ForRun(request, result, _fingerprinter), result.RunId, $"finding {result.FindingId}", cancellationToken);
+    }
+
+    public Task<AuditReceipt> RecordWorkflowAsync(WorkflowRequest request, WorkflowResult result, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(result);
+        return AppendAsync(WorkflowAuditRecordFactory.ForRun(request, result, _fingerprinter), result.RunId, $"workflow {result.Workflow}", cancellationToken);
+    }
+
+    private async Task<AuditReceipt> AppendAsync(IReadOnlyList<JsonObject> records, string runId, string subject, CancellationToken cancellationToken)
+    {
         IReadOnlyList<SignedAuditRecord> sealedRecords = AuditChain.Seal(records, _signer);
-        LogWriting(_logger, sealedRecords.Count, result.RunId, result.FindingId, _signer.KeyId);
+        LogWriting(_logger, sealedRecords.Count, runId, subject, _signer.KeyId);
 
         AuditAppendResult appended = await _store.AppendAsync(sealedRecords, cancellationToken).ConfigureAwait(false);
-        await FollowUpLateRecordsAsync(result.RunId, appended.Stored, cancellationToken).ConfigureAwait(false);
+        await FollowUpLateRecordsAsync(runId, appended.Stored, cancellationToken).ConfigureAwait(false);
 
         var deliveries = new List<string>(_sinks.Count);
         foreach (IAuditSink sink in _sinks)
@@ -87,12 +99,12 @@ public sealed partial class TableAuditTrail : IAuditTrail
             }
             catch (AuditDeliveryException ex)
             {
-                LogDeliveryFailed(_logger, ex, sink.Name, result.RunId, ex.Permanent);
+                LogDeliveryFailed(_logger, ex, sink.Name, runId, ex.Permanent);
                 deliveries.Add($"{sink.Name}: failed ({ex.Message})");
             }
         }
 
-        LogWritten(_logger, appended.Written, appended.AlreadyStored, result.RunId, deliveries.Count);
+        LogWritten(_logger, appended.Written, appended.AlreadyStored, runId, deliveries.Count);
         return new AuditReceipt(appended.Stored.Select(record => record.Id).ToList(), _signer.KeyId, deliveries);
     }
 
@@ -130,8 +142,8 @@ public sealed partial class TableAuditTrail : IAuditTrail
     [LoggerMessage(Level = LogLevel.Error, Message = "{Count} audit records of run {RunId} were written into checkpoint windows that were sealed up to {SealedThrough}, such as {RecordIds}; verification will report them as inserted. Raise Audit:Checkpoints:CloseDelay above the longest run.")]
     private static partial void LogWrittenIntoSealedWindow(ILogger logger, int count, string runId, DateTimeOffset sealedThrough, string recordIds);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Writing {RecordCount} audit records of run {RunId} for finding {FindingId}, signed with key {KeyId}")]
-    private static partial void LogWriting(ILogger logger, int recordCount, string runId, string findingId, string keyId);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Writing {RecordCount} audit records of run {RunId} for {Subject}, signed with key {KeyId}")]
+    private static partial void LogWriting(ILogger logger, int recordCount, string runId, string subject, string keyId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Wrote the audit records of run {RunId}: {Written} new, {AlreadyStored} stored before, {SinkCount} sinks tried")]
     private static partial void LogWritten(ILogger logger, int written, int alreadyStored, string runId, int sinkCount);

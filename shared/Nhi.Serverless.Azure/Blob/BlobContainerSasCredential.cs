@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Nhi.Serverless.Grants;
 
@@ -10,7 +11,7 @@ namespace Nhi.Serverless.Azure.Blob;
 /// System.Text.Json throws, so it cannot slip into an activity output, a log scope or an audit record.
 /// </remarks>
 [JsonConverter(typeof(RejectSerializationConverter))]
-public sealed class BlobContainerSasCredential
+public sealed class BlobContainerSasCredential : IHandoffCredential
 {
     public BlobContainerSasCredential(Uri containerUri, string sasToken, string policyId, DateTimeOffset expiresOn, Scope scope)
     {
@@ -51,6 +52,15 @@ public sealed class BlobContainerSasCredential
         string path = string.Join('/', blobName.Split('/').Select(Uri.EscapeDataString));
         return new Uri($"{ContainerUri.AbsoluteUri.TrimEnd('/')}/{path}?{SasToken}");
     }
+
+    /// <summary>The credential as an Azure Storage client takes it, for a brokered step's caller.</summary>
+    public JsonObject ToHandoff() => new()
+    {
+        ["type"] = "azure-blob-sas",
+        ["containerUri"] = ContainerUri.AbsoluteUri,
+        ["sasToken"] = SasToken,
+        ["expiresOn"] = ExpiresOn.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+    };
 
     public override string ToString() => $"BlobContainerSasCredential({ContainerUri.AbsoluteUri}, policy {PolicyId}, token redacted)";
 

@@ -147,7 +147,7 @@ public static class AuditRecordFactory
         }
     }
 
-    private static void AddGrantIssued(AuditRecordStream stream, int attempt, string grantId, IssuedGrant grant)
+    internal static void AddGrantIssued(AuditRecordStream stream, int attempt, string grantId, IssuedGrant grant)
     {
         var details = new JsonObject
         {
@@ -177,7 +177,7 @@ public static class AuditRecordFactory
         });
     }
 
-    private static void AddApiCall(AuditRecordStream stream, int attempt, string grantId, string principal, ApiCall call)
+    internal static void AddApiCall(AuditRecordStream stream, int attempt, string grantId, string principal, ApiCall call)
     {
         bool allowed = call.Outcome == "allowed";
         var api = new JsonObject
@@ -238,7 +238,7 @@ public static class AuditRecordFactory
         });
     }
 
-    private static void AddScopeProbe(AuditRecordStream stream, int attempt, string grantId, ScopeProbe probe)
+    internal static void AddScopeProbe(AuditRecordStream stream, int attempt, string grantId, ScopeProbe probe)
     {
         var details = new JsonObject
         {
@@ -318,7 +318,7 @@ public static class AuditRecordFactory
         });
     }
 
-    private static void AddRevocation(AuditRecordStream stream, int attempt, RevocationOutcome revocation, string phase)
+    internal static void AddRevocation(AuditRecordStream stream, int attempt, RevocationOutcome revocation, string phase)
     {
         bool revoked = revocation.RevokedAt is not null && revocation.Error is null;
         var details = new JsonObject

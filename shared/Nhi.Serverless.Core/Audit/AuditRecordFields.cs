@@ -34,4 +34,8 @@ public static class AuditEvents
     public const string AttemptFailed = "attempt.failed";
     public const string GrantRevoked = "grant.revoked";
     public const string RunCompleted = "run.completed";
+    public const string WorkflowReceived = "workflow.received";
+    public const string WorkflowRejected = "workflow.rejected";
+    public const string StepCompleted = "step.completed";
+    public const string StepFailed = "step.failed";
 }

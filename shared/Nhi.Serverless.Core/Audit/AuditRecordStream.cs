@@ -51,6 +51,23 @@ internal static class Ocsf
     };
 }
 
+/// <summary>What a stream of audit records is about: the run, its finding when it has one, and the resource.</summary>
+/// <param name="RunId">The run id, which is also the stream id.</param>
+/// <param name="FindingId">The finding the run remediates; null for a business workflow run.</param>
+/// <param name="Resource">The resource or subject the run acts on.</param>
+/// <param name="StartedAt">When the run's trigger was accepted; the time of records that have none of their own.</param>
+/// <param name="Provider">The cloud provider of the resource, when there is one.</param>
+/// <param name="Region">The region of the resource, when known.</param>
+/// <param name="AccountId">The account or subscription of the resource, when known.</param>
+internal sealed record AuditSubject(
+    string RunId,
+    string? FindingId,
+    string Resource,
+    DateTimeOffset StartedAt,
+    string? Provider,
+    string? Region,
+    string? AccountId);
+
 /// <summary>The event-specific content of one audit record, before the common envelope is added.</summary>
 internal sealed record AuditEventData(
     string Event,
@@ -76,8 +93,22 @@ internal sealed record AuditEventData(
 /// class, activity, status, severity, time and metadata, and the <c>nhi</c> object with the run,
 /// finding, grant and resource ids.
 /// </summary>
-internal sealed class AuditRecordStream(RemediationRequest request, RunResult result, AuditRedactor redactor)
+internal sealed class AuditRecordStream(AuditSubject subject, AuditRedactor redactor)
 {
+    public AuditRecordStream(RemediationRequest request, RunResult result, AuditRedactor redactor)
+        : this(
+            new AuditSubject(
+                result.RunId,
+                result.FindingId,
+                result.Resource,
+                request.ReceivedAt,
+                request.Finding.Resource.Provider,
+                request.Finding.Resource.Region,
+                request.Finding.Resource.AccountId),
+            redactor)
+    {
+    }
+
     /// <summary>The OCSF schema version the records loosely follow.</summary>
     public const string OcsfVersion = "1.3.0";
 
@@ -89,7 +120,7 @@ internal sealed class AuditRecordStream(RemediationRequest request, RunResult re
     public IReadOnlyList<JsonObject> Records => _records;
 
     /// <summary>The time of the last record, or when the alert was received before any record exists.</summary>
-    public DateTimeOffset LastTime => _lastTime ?? request.ReceivedAt;
+    public DateTimeOffset LastTime => _lastTime ?? subject.StartedAt;
 
     public AuditRedactor Redactor => redactor;
 
@@ -101,7 +132,7 @@ internal sealed class AuditRecordStream(RemediationRequest request, RunResult re
         if (seq > AuditRecordIds.MaxSeq)
         {
             throw new InvalidOperationException(
-                $"Run '{result.RunId}' produced more than {AuditRecordIds.MaxSeq} audit records, the most that a record id's four-digit sequence number can hold.");
+                $"Run '{subject.RunId}' produced more than {AuditRecordIds.MaxSeq} audit records, the most that a record id's four-digit sequence number can hold.");
         }
 
         // Record ids must sort in sequence order, so a record's id time never goes back before the
@@ -110,7 +141,7 @@ internal sealed class AuditRecordStream(RemediationRequest request, RunResult re
         DateTimeOffset idTime = _lastTime is { } last && last > eventTime ? last : eventTime;
         _lastTime = idTime;
 
-        string id = AuditRecordIds.Create(idTime, result.RunId, seq);
+        string id = AuditRecordIds.Create(idTime, subject.RunId, seq);
         JsonObject record = BuildEnvelope(data, id, seq, eventTime);
         redactor.RedactStrings(record);
         _records.Add(record);
@@ -122,10 +153,15 @@ internal sealed class AuditRecordStream(RemediationRequest request, RunResult re
         var nhi = new JsonObject
         {
             [AuditRecordFields.Event] = data.Event,
-            [AuditRecordFields.RunId] = result.RunId,
-            [AuditRecordFields.FindingId] = result.FindingId,
-            [AuditRecordFields.Resource] = result.Resource,
+            [AuditRecordFields.RunId] = subject.RunId,
         };
+        if (subject.FindingId is not null)
+        {
+            nhi[AuditRecordFields.FindingId] = subject.FindingId;
+        }
+
+        nhi[AuditRecordFields.Resource] = subject.Resource;
+
         if (data.GrantId is not null)
         {
             nhi[AuditRecordFields.GrantId] = data.GrantId;
@@ -145,7 +181,7 @@ internal sealed class AuditRecordStream(RemediationRequest request, RunResult re
         var record = new JsonObject
         {
             [AuditRecordFields.Id] = id,
-            [AuditRecordFields.Stream] = result.RunId,
+            [AuditRecordFields.Stream] = subject.RunId,
             [AuditRecordFields.Seq] = seq,
             ["class_uid"] = data.Class.Uid,
             ["class_name"] = data.Class.Name,
@@ -165,15 +201,15 @@ internal sealed class AuditRecordStream(RemediationRequest request, RunResult re
             {
                 ["version"] = OcsfVersion,
                 ["uid"] = id,
-                ["correlation_uid"] = result.RunId,
+                ["correlation_uid"] = subject.RunId,
                 ["log_name"] = "audit",
                 ["product"] = new JsonObject { ["name"] = ProductName, ["vendor_name"] = ProductName },
             },
             ["cloud"] = new JsonObject
             {
-                ["provider"] = request.Finding.Resource.Provider,
-                ["region"] = request.Finding.Resource.Region,
-                ["account"] = new JsonObject { ["uid"] = request.Finding.Resource.AccountId },
+                ["provider"] = subject.Provider,
+                ["region"] = subject.Region,
+                ["account"] = new JsonObject { ["uid"] = subject.AccountId },
             },
             [AuditRecordFields.Nhi] = nhi,
         };

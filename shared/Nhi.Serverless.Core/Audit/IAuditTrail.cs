@@ -1,4 +1,5 @@
 using Nhi.Serverless.Runs;
+using Nhi.Serverless.Workflows;
 
 namespace Nhi.Serverless.Audit;
 
@@ -7,6 +8,9 @@ public interface IAuditTrail
 {
     /// <summary>Appends the records of a finished run and returns their ids and signatures.</summary>
     Task<AuditReceipt> RecordRunAsync(RemediationRequest request, RunResult result, CancellationToken cancellationToken);
+
+    /// <summary>Appends the records of a finished business workflow run and returns their ids and signatures.</summary>
+    Task<AuditReceipt> RecordWorkflowAsync(WorkflowRequest request, WorkflowResult result, CancellationToken cancellationToken);
 }
 
 /// <summary>What was written: the run's audit record ids, signing key id and delivery results.</summary>

@@ -7,6 +7,9 @@ public static class ApiCallPurposes
     public const string Verify = "verify";
     public const string ScopeProbe = "scope-probe";
     public const string RevocationProbe = "revocation-probe";
+
+    /// <summary>A business workflow step's own work, such as reading a table or calling a partner API.</summary>
+    public const string Step = "step";
 }
 
 /// <summary>Values of <see cref="ApiCall.Outcome"/>.</summary>

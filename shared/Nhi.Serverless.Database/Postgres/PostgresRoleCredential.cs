@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Nhi.Serverless.Grants;
 using Npgsql;
@@ -11,7 +12,7 @@ namespace Nhi.Serverless.Database.Postgres;
 /// System.Text.Json throws, so it cannot slip into an activity output, a log scope or an audit record.
 /// </remarks>
 [JsonConverter(typeof(RejectSerializationConverter))]
-public sealed class PostgresRoleCredential
+public sealed class PostgresRoleCredential : IHandoffCredential
 {
     public PostgresRoleCredential(string host, int port, string database, string username, string password, SslMode sslMode, Scope scope)
     {
@@ -63,6 +64,19 @@ public sealed class PostgresRoleCredential
         Timeout = 10,
         ApplicationName = "nhi-ephemeral-grant",
     }.ConnectionString;
+
+    /// <summary>The credential as a PostgreSQL client takes it, for a brokered step's caller.</summary>
+    public JsonObject ToHandoff() => new()
+    {
+        ["type"] = "postgresql-role",
+        ["host"] = Host,
+        ["port"] = Port,
+        ["database"] = Database,
+        ["username"] = Username,
+        ["password"] = Password,
+        ["sslMode"] = SslMode.ToString(),
+        ["connectionString"] = ConnectionString(),
+    };
 
     public override string ToString() => $"PostgresRoleCredential({Username}@{Host}:{Port}/{Database}, password redacted)";
 

@@ -1,0 +1,84 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Nhi.Serverless.Aws;
+using Nhi.Serverless.Azure.Blob;
+using Nhi.Serverless.Database.Postgres;
+using Nhi.Serverless.Grants;
+using Nhi.Serverless.OAuth;
+
+namespace Nhi.Serverless.Workflows;
+
+/// <summary>The brokers the business workflows need, each present only when its settings are.</summary>
+/// <param name="Postgres">The PostgreSQL role broker's settings; null when no database is configured.</param>
+/// <param name="BlobSas">The Blob SAS broker's settings; null when no storage account is configured.</param>
+/// <param name="OAuth">The OAuth client credentials broker's settings; null when no authorization server is configured.</param>
+public sealed record WorkflowBrokerSettings(
+    PostgresRoleBrokerOptions? Postgres,
+    BlobSasBrokerOptions? BlobSas,
+    OAuthClientCredentialsOptions? OAuth);
+
+/// <summary>Registers the business workflows and the brokers they use.</summary>
+public static class ServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers each configured broker as itself and as an <see cref="IGrantBroker"/>, the partner API client, and every
+    /// workflow whose brokers are all configured. The AWS adapter (for S3 reads) must be registered already. Settings are
+    /// validated here, so a bad setting fails the host at start with its name.
+    /// </summary>
+    public static IServiceCollection AddBusinessWorkflows(this IServiceCollection services, WorkflowOptions options, WorkflowBrokerSettings brokers)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(brokers);
+        options.ThrowIfInvalid();
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(options);
+        services.AddSingleton(brokers);
+        services.AddSingleton(provider => new PartnerApiClient(new HttpClient { Timeout = TimeSpan.FromSeconds(15) }, options));
+
+        if (brokers.Postgres is { } postgres)
+        {
+            services.AddSingleton(provider => new PostgresRoleBroker(
+                postgres,
+                provider.GetRequiredService<ICredentialFingerprinter>(),
+                provider.GetRequiredService<TimeProvider>(),
+                LoggerFor<PostgresRoleBroker>(provider)));
+            services.AddSingleton<IGrantBroker>(provider => new GrantBroker<PostgresRoleCredential>(provider.GetRequiredService<PostgresRoleBroker>()));
+        }
+
+        if (brokers.BlobSas is { } blob)
+        {
+            services.AddSingleton(provider => new BlobContainerSasBroker(
+                blob,
+                provider.GetRequiredService<ICredentialFingerprinter>(),
+                provider.GetRequiredService<TimeProvider>(),
+                LoggerFor<BlobContainerSasBroker>(provider)));
+            services.AddSingleton<IGrantBroker>(provider => new GrantBroker<BlobContainerSasCredential>(provider.GetRequiredService<BlobContainerSasBroker>()));
+        }
+
+        if (brokers.OAuth is { } oauth)
+        {
+            services.AddSingleton(provider => new OAuthClientCredentialsBroker(
+                oauth,
+                provider.GetRequiredService<ICredentialFingerprinter>(),
+                provider.GetRequiredService<TimeProvider>(),
+                LoggerFor<OAuthClientCredentialsBroker>(provider)));
+            services.AddSingleton<IGrantBroker>(provider => new GrantBroker<OAuthAccessToken>(provider.GetRequiredService<OAuthClientCredentialsBroker>()));
+        }
+
+        return services;
+    }
+
+    /// <summary>The S3 bucket ARN of <paramref name="bucket"/> in the AWS adapter's partition.</summary>
+    public static string BucketArn(AwsOptions aws, string bucket)
+    {
+        ArgumentNullException.ThrowIfNull(aws);
+        return $"arn:{aws.Partition}:s3:::{bucket}";
+    }
+
+    private static ILogger<T> LoggerFor<T>(IServiceProvider provider) =>
+        provider.GetService<ILogger<T>>() ?? NullLogger<T>.Instance;
+}
