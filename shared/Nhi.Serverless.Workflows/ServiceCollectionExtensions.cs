@@ -7,6 +7,7 @@ using Nhi.Serverless.Azure.Blob;
 using Nhi.Serverless.Database.Postgres;
 using Nhi.Serverless.Grants;
 using Nhi.Serverless.OAuth;
+using Nhi.Serverless.Workflows.Cicd;
 
 namespace Nhi.Serverless.Workflows;
 
@@ -47,6 +48,8 @@ public static class ServiceCollectionExtensions
                 provider.GetRequiredService<TimeProvider>(),
                 LoggerFor<PostgresRoleBroker>(provider)));
             services.AddSingleton<IGrantBroker>(provider => new GrantBroker<PostgresRoleCredential>(provider.GetRequiredService<PostgresRoleBroker>()));
+            services.AddSingleton<IWorkflow>(provider => new CicdDeployWorkflow(
+                provider.GetRequiredService<PostgresRoleBroker>(), provider.GetRequiredService<AwsOptions>(), options));
         }
 
         if (brokers.BlobSas is { } blob)

@@ -146,7 +146,13 @@ public sealed class ScopedS3Client : IDisposable
                 ThrowIfErrorBody(response.HttpStatusCode, response.Policy);
             },
             "s3:GetBucketPublicAccessBlock" => () => _publicAccessBlocks.ReadAsync(bucket, cancellationToken),
-            _ => throw new ArgumentException($"Action '{action}' cannot be used as a probe; expected s3:GetBucketAcl, s3:GetBucketPolicy or s3:GetBucketPublicAccessBlock.", nameof(action)),
+            "s3:ListBucket" => () => _s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, MaxKeys = 1 }, cancellationToken),
+
+            // A HEAD on a key that does not exist answers 404 while GetObject is allowed and 403 once it is denied.
+            "s3:GetObject" => () => _s3.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = bucket, Key = ProbeObjectKey }, cancellationToken),
+            _ => throw new ArgumentException(
+                $"Action '{action}' cannot be used as a probe; expected s3:GetBucketAcl, s3:GetBucketPolicy, s3:GetBucketPublicAccessBlock, s3:ListBucket or s3:GetObject.",
+                nameof(action)),
         };
 
         EnsureInScope(action, bucket, outsideScope);
@@ -157,7 +163,8 @@ public sealed class ScopedS3Client : IDisposable
             await call();
             return Record(action, bucket, startedAt, started, HttpStatusCode.OK, ApiCallOutcomes.Allowed, null);
         }
-        catch (AmazonServiceException exception) when (exception.ErrorCode == "NoSuchBucketPolicy")
+        catch (AmazonServiceException exception) when (exception.ErrorCode == "NoSuchBucketPolicy"
+            || (action == "s3:GetObject" && exception.StatusCode == HttpStatusCode.NotFound && exception.ErrorCode != "NoSuchBucket"))
         {
             return Record(action, bucket, startedAt, started, exception.StatusCode, ApiCallOutcomes.Allowed, exception.ErrorCode);
         }
@@ -170,6 +177,9 @@ public sealed class ScopedS3Client : IDisposable
             return Record(action, bucket, startedAt, started, null, ApiCallOutcomes.Error, exception.HttpRequestError.ToString());
         }
     }
+
+    /// <summary>The key that an s3:GetObject probe asks for; no object is expected to have it.</summary>
+    internal const string ProbeObjectKey = "nhi-revocation-probe/absent";
 
     public void Dispose()
     {

@@ -26,7 +26,7 @@ public sealed partial class StsGrantBroker : ICredentialBroker<AwsSessionCredent
     public const string RevocationMethod = "iam-deny-session-policy";
 
     // Cheap bucket reads that can prove a revocation; the first one in the grant's scope is used.
-    private static readonly string[] ProbeActions = ["s3:GetBucketAcl", "s3:GetBucketPolicy", "s3:GetBucketPublicAccessBlock"];
+    private static readonly string[] ProbeActions = ["s3:GetBucketAcl", "s3:GetBucketPolicy", "s3:GetBucketPublicAccessBlock", "s3:ListBucket", "s3:GetObject"];
 
     // Pruning caches each deny policy's expiry after the first read, and skips a run that starts within this interval
     // of the previous one. Reading every policy on every revocation took about 7 s against the local RGW with 150 deny
@@ -282,7 +282,7 @@ public sealed partial class StsGrantBroker : ICredentialBroker<AwsSessionCredent
         string? probeAction = ProbeActions.FirstOrDefault(scope.Allows);
         if (probeAction is null)
         {
-            return NotProven(revocation, expiresAt, "the scope contains none of s3:GetBucketAcl, s3:GetBucketPolicy, s3:GetBucketPublicAccessBlock to probe with");
+            return NotProven(revocation, expiresAt, $"the scope contains none of {string.Join(", ", ProbeActions)} to probe with");
         }
 
         var log = calls ?? new ApiCallLog();

@@ -17,7 +17,14 @@ public sealed record WorkflowRequest(
     string Source,
     string Caller,
     IReadOnlyDictionary<string, string> Parameters,
-    DateTimeOffset ReceivedAt);
+    DateTimeOffset ReceivedAt)
+{
+    /// <summary>
+    /// The SHA-256 (hex) of the ticket the caller received when the run started; the caller presents the ticket to claim
+    /// a brokered step's credentials and to report done. Null when the run has no brokered step. Never in audit records.
+    /// </summary>
+    public string? TicketHash { get; init; }
+}
 
 /// <summary>How a step uses its credentials.</summary>
 public static class StepModes

@@ -9,6 +9,7 @@ using Nhi.Serverless.Azure.DeadLetter;
 using Nhi.Serverless.Azure.Intake;
 using Nhi.Serverless.Findings;
 using Nhi.Serverless.Hosting.Http;
+using Nhi.Serverless.Hosting.Workflows;
 using Nhi.Serverless.Intake;
 
 namespace Nhi.Serverless.Hosting.Edge;
@@ -34,6 +35,9 @@ public static class EdgeServices
         services.AddSingleton<RunRequests>();
         services.AddSingleton<SoarEndpoints>();
         services.AddSingleton<LogicAppsEndpoints>();
+        services.AddSingleton<WorkflowRuns>();
+        services.AddSingleton<BrokeredHandout>();
+        services.AddSingleton<WorkflowEndpoints>();
         services.AddSingleton<DeadLetterEndpoints>();
 
         string? connectionString = configuration["Intake:ConnectionString"] is { Length: > 0 } own ? own : configuration["Audit:Table:ConnectionString"];
@@ -89,6 +93,21 @@ public static class EdgeServices
             logicApps.SubscribeAsync(context, client, EdgeCaller.Direct));
         endpoints.MapDelete("/api/logicapps/subscriptions/{subscriptionId}", (HttpContext context, string subscriptionId, LogicAppsEndpoints logicApps) =>
             logicApps.UnsubscribeAsync(context, subscriptionId, EdgeCaller.Direct));
+
+        endpoints.MapPost("/api/workflows/{workflow}/runs", (HttpContext context, string workflow, WorkflowEndpoints workflows, DurableTaskClient client) =>
+            workflows.StartAsync(context, workflow, client, EdgeCaller.Direct));
+        endpoints.MapGet("/api/workflows/runs/{runId}", (HttpContext context, string runId, WorkflowEndpoints workflows, DurableTaskClient client) =>
+            workflows.GetAsync(context, runId, client, EdgeCaller.Direct));
+        endpoints.MapPost("/api/workflows/runs/{runId}/steps/{step}/credentials", (HttpContext context, string runId, string step, WorkflowEndpoints workflows, DurableTaskClient client) =>
+            workflows.ClaimAsync(context, runId, step, client));
+        endpoints.MapPost("/api/workflows/runs/{runId}/steps/{step}/done", (HttpContext context, string runId, string step, WorkflowEndpoints workflows, DurableTaskClient client) =>
+            workflows.DoneAsync(context, runId, step, client));
+        endpoints.MapPost("/api/workflows/runs/{runId}/cancel", (HttpContext context, string runId, WorkflowEndpoints workflows, DurableTaskClient client) =>
+            workflows.CancelAsync(context, runId, client));
+        endpoints.MapPost("/api/logicapps/workflows/{workflow}", (HttpContext context, string workflow, WorkflowEndpoints workflows, DurableTaskClient client) =>
+            workflows.StartForLogicAppAsync(context, workflow, client, EdgeCaller.Direct));
+        endpoints.MapGet("/api/logicapps/workflows/runs/{runId}", (HttpContext context, string runId, WorkflowEndpoints workflows, DurableTaskClient client) =>
+            workflows.PollForLogicAppAsync(context, runId, client, EdgeCaller.Direct));
 
         endpoints.MapGet("/api/deadletters", (HttpContext context, DeadLetterEndpoints deadLetters) =>
             deadLetters.ListAsync(context, EdgeCaller.Direct));

@@ -27,8 +27,15 @@ public sealed class NhiTestHost : IAsyncDisposable
         _keyDirectory = keyDirectory;
         Logs = logs;
         IssuedCredentials = issued;
-        Http = new HttpClient { BaseAddress = new Uri(app.Urls.First()), Timeout = TimeSpan.FromSeconds(30) };
+        Http = new HttpClient { BaseAddress = new Uri(app.Urls.First(url => url.StartsWith("http:", StringComparison.Ordinal))), Timeout = TimeSpan.FromSeconds(30) };
+        if (app.Urls.FirstOrDefault(url => url.StartsWith("https:", StringComparison.Ordinal)) is { } https)
+        {
+            Https = new HttpClient(TestCertificate.TrustingHandler()) { BaseAddress = new Uri(https), Timeout = TimeSpan.FromSeconds(30) };
+        }
     }
+
+    /// <summary>A client of the HTTPS listener that trusts only the test certificate; null unless started with https.</summary>
+    public HttpClient? Https { get; }
 
     public HttpClient Http { get; }
 
@@ -49,7 +56,8 @@ public sealed class NhiTestHost : IAsyncDisposable
         string backend = "InMemory",
         string? taskHub = null,
         IReadOnlyDictionary<string, string?>? settings = null,
-        Action<IServiceCollection>? configureServices = null)
+        Action<IServiceCollection>? configureServices = null,
+        bool https = false)
     {
         var logs = new CapturingLoggerProvider();
         List<Credentials> issued = [];
@@ -81,13 +89,19 @@ public sealed class NhiTestHost : IAsyncDisposable
             // that one test's runs never wait for another test's slots.
             ["Grants:RunSlotsTableName"] = "NhiSlots" + Guid.NewGuid().ToString("N")[..12],
         };
+        if (https)
+        {
+            configuration["Kestrel:Certificates:Default:Path"] = TestCertificate.CertificatePath;
+            configuration["Kestrel:Certificates:Default:KeyPath"] = TestCertificate.KeyPath;
+        }
+
         foreach ((string key, string? value) in settings ?? new Dictionary<string, string?>())
         {
             configuration[key] = value;
         }
 
         WebApplication app = await NhiLocalHost.BuildAsync(
-            ["--urls", "http://127.0.0.1:0"],
+            ["--urls", https ? "http://127.0.0.1:0;https://127.0.0.1:0" : "http://127.0.0.1:0"],
             builder => builder.AddInMemoryCollection(configuration),
             services =>
             {
@@ -121,6 +135,7 @@ public sealed class NhiTestHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();
+        Https?.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
         Directory.Delete(_keyDirectory, recursive: true);

@@ -39,7 +39,8 @@ public sealed class WorkflowTestHost : IAsyncDisposable
     public static async Task<WorkflowTestHost> StartAsync(
         IReadOnlyDictionary<string, string?>? settings = null,
         Action<IServiceCollection>? configureServices = null,
-        string backend = "InMemory")
+        string backend = "InMemory",
+        bool https = false)
     {
         var configuration = new Dictionary<string, string?>
         {
@@ -76,7 +77,7 @@ public sealed class WorkflowTestHost : IAsyncDisposable
             services.Replace(ServiceDescriptor.Singleton(provider => new GrantBrokers(
                 provider.GetServices<IGrantBroker>().Select(broker => (IGrantBroker)new RecordingGrantBroker(broker, secrets)))));
             configureServices?.Invoke(services);
-        });
+        }, https: https);
         return new WorkflowTestHost(host, secrets);
     }
 
