@@ -97,19 +97,22 @@ seed_write_env_file() {
     mv "$ENV_FILE.tmp" "$ENV_FILE"
 }
 
-# Print the environment lines of PostgreSQL, the OAuth server and dynalite, which need no seeding in Ceph.
+# Print the environment lines of PostgreSQL, the OAuth server, the partner APIs and dynalite, which need no
+# seeding in Ceph.
 seed_service_env_lines() {
     postgres_env_lines
     oauth_env_lines
+    partners_env_lines
     dynalite_env_lines
 }
 
-# Rewrite the PostgreSQL, OAuth and dynalite lines of the environment file and keep the Ceph and Azurite lines.
+# Rewrite the PostgreSQL, OAuth, partner API and dynalite lines of the environment file and keep the Ceph and
+# Azurite lines.
 seed_refresh_service_env() {
     (
         umask 077
         {
-            grep -v -E '^NHI_(POSTGRES|OAUTH|DYNAMODB)_' "$ENV_FILE"
+            grep -v -E '^NHI_(POSTGRES|OAUTH|PARTNER|DYNAMODB)_' "$ENV_FILE"
             seed_service_env_lines
         } >"$ENV_FILE.tmp"
     )
