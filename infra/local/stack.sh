@@ -20,8 +20,9 @@ Commands:
             server, the partner APIs and dynalite unless they are running.
   status    Print one line per service. Exits 0 if all run, 3 otherwise.
   stop      Stop every service by the pid in its pid file (SIGTERM, then SIGKILL).
-  seed      Create the demo users, role and buckets, reset the buckets to their
-            public state and write the environment file.
+  seed      Create the demo users, roles and buckets, reset the buckets to their
+            initial state, upload the workflow blobs to Azurite and write the
+            environment file.
   env       Print the path of the environment file that 'seed' writes.
   up        install (if needed) + start + seed (if not seeded yet). Idempotent.
   help      Print this text.
