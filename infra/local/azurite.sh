@@ -52,30 +52,16 @@ azurite_check_ports() {
 }
 
 # Start Azurite in its own session with a pid file, unless it is running.
-# Calls start_failed (from stack.sh) when it does not become ready.
 azurite_start() {
-    local pid
-    if pid=$(live_pid "$AZURITE_PIDFILE") && azurite_ready; then
-        log "azurite: already running (pid $pid)"
-        return 0
-    fi
-    if [[ -z $pid ]]; then
-        mkdir -p "$AZURITE_DATA_DIR"
-        rm -f "$AZURITE_PIDFILE"
-        # The inner shell writes its own pid and then execs Azurite, so the pid file
-        # names the Azurite process even when setsid has to fork.
-        setsid bash -c 'printf "%s\n" "$$" >"$1"; shift; exec "$@"' azurite-launcher "$AZURITE_PIDFILE" \
-            "$AZURITE_BIN" \
-            --blobHost 127.0.0.1 --blobPort "$AZURITE_BLOB_PORT" \
-            --queueHost 127.0.0.1 --queuePort "$AZURITE_QUEUE_PORT" \
-            --tableHost 127.0.0.1 --tablePort "$AZURITE_TABLE_PORT" \
-            --location "$AZURITE_DATA_DIR" \
-            --disableTelemetry --skipApiVersionCheck \
-            </dev/null >>"$AZURITE_LOG" 2>&1 9>&- &
-        started azurite "$AZURITE_PIDFILE"
-    fi
-    wait_until "azurite on 127.0.0.1:$AZURITE_BLOB_PORT/$AZURITE_QUEUE_PORT/$AZURITE_TABLE_PORT" 30 azurite_ready ||
-        start_failed azurite "$AZURITE_LOG"
+    mkdir -p "$AZURITE_DATA_DIR"
+    start_daemon azurite "$AZURITE_PIDFILE" "$AZURITE_LOG" azurite_ready \
+        "azurite on 127.0.0.1:$AZURITE_BLOB_PORT/$AZURITE_QUEUE_PORT/$AZURITE_TABLE_PORT" \
+        "$AZURITE_BIN" \
+        --blobHost 127.0.0.1 --blobPort "$AZURITE_BLOB_PORT" \
+        --queueHost 127.0.0.1 --queuePort "$AZURITE_QUEUE_PORT" \
+        --tableHost 127.0.0.1 --tablePort "$AZURITE_TABLE_PORT" \
+        --location "$AZURITE_DATA_DIR" \
+        --disableTelemetry --skipApiVersionCheck
 }
 
 azurite_stop() {

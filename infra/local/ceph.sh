@@ -294,7 +294,9 @@ ceph_stop() {
         log_size=$(stat -c %s "$CEPH_OSD_LOG" 2>/dev/null || echo 0)
         stop_pidfile ceph-osd "$CEPH_OSD_PIDFILE" 30
         # The OSD logs a dump of its store when it unmounts on SIGTERM; after a SIGKILL the store is lost.
-        if tail -c +"$((log_size + 1))" "$CEPH_OSD_LOG" | grep -q 'memstore(.*) dump:'; then
+        # grep reads a process substitution, not a pipe: grep -q exits at the first match, so tail dies of
+        # SIGPIPE when the shutdown log exceeds the pipe buffer, and pipefail would make that a failed check.
+        if grep -q 'memstore(.*) dump:' < <(tail -c +"$((log_size + 1))" "$CEPH_OSD_LOG"); then
             : >"$CEPH_OSD_CLEAN_MARKER"
         fi
     fi

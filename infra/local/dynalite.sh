@@ -51,26 +51,14 @@ dynalite_check_ports() {
 }
 
 # Start dynalite in its own session with a pid file, unless it is running. Tables persist in
-# $DYNALITE_DATA_DIR across restarts. Calls start_failed (from stack.sh) when it does not become ready.
+# $DYNALITE_DATA_DIR across restarts. Tables leave the CREATING state after 50 ms instead of the
+# default 500 ms, so tests start sooner.
 dynalite_start() {
-    local pid
-    if pid=$(live_pid "$DYNALITE_PIDFILE") && dynalite_ready; then
-        log "dynalite: already running (pid $pid)"
-        return 0
-    fi
-    if [[ -z $pid ]]; then
-        mkdir -p "$DYNALITE_DATA_DIR"
-        rm -f "$DYNALITE_PIDFILE"
-        # Same launcher as Azurite: the inner shell writes its own pid, then execs node. Tables leave
-        # the CREATING state after 50 ms instead of the default 500 ms, so tests start sooner.
-        setsid bash -c 'printf "%s\n" "$$" >"$1"; shift; exec "$@"' dynalite-launcher "$DYNALITE_PIDFILE" \
-            node "$DYNALITE_BIN" \
-            --host 127.0.0.1 --port "$DYNALITE_PORT" --path "$DYNALITE_DATA_DIR" \
-            --createTableMs 50 --deleteTableMs 50 --updateTableMs 50 \
-            </dev/null >>"$DYNALITE_LOG" 2>&1 9>&- &
-        started dynalite "$DYNALITE_PIDFILE"
-    fi
-    wait_until "dynalite on $DYNALITE_ENDPOINT" 30 dynalite_ready || start_failed dynalite "$DYNALITE_LOG"
+    mkdir -p "$DYNALITE_DATA_DIR"
+    start_daemon dynalite "$DYNALITE_PIDFILE" "$DYNALITE_LOG" dynalite_ready "dynalite on $DYNALITE_ENDPOINT" \
+        node "$DYNALITE_BIN" \
+        --host 127.0.0.1 --port "$DYNALITE_PORT" --path "$DYNALITE_DATA_DIR" \
+        --createTableMs 50 --deleteTableMs 50 --updateTableMs 50
 }
 
 dynalite_stop() {

@@ -73,6 +73,28 @@ wait_until() {
     done
 }
 
+# Start daemon NAME with COMMAND (the arguments after the fifth) in its own session, unless PIDFILE names a
+# live process that READY (a command) accepts, then wait up to 30 s for READY. The daemon's output is appended
+# to LOGFILE, and DESCRIPTION names it in the wait message. Calls start_failed (from stack.sh) when the daemon
+# does not become ready.
+start_daemon() {
+    local name=$1 pidfile=$2 logfile=$3 ready=$4 description=$5 pid
+    shift 5
+    if pid=$(live_pid "$pidfile") && "$ready"; then
+        log "$name: already running (pid $pid)"
+        return 0
+    fi
+    if [[ -z $pid ]]; then
+        rm -f "$pidfile"
+        # The inner shell writes its own pid and then execs the daemon, so the pid file names the daemon
+        # even when setsid has to fork. fd 9 is the stack lock, which the daemon must not inherit.
+        setsid bash -c 'printf "%s\n" "$$" >"$1"; shift; exec "$@"' "$name-launcher" "$pidfile" "$@" \
+            </dev/null >>"$logfile" 2>&1 9>&- &
+        started "$name" "$pidfile"
+    fi
+    wait_until "$description" 30 "$ready" || start_failed "$name" "$logfile"
+}
+
 # Stop the process in PIDFILE: SIGTERM, wait up to TIMEOUT seconds, then SIGKILL.
 # Removes the pid file. Succeeds when the process was not running.
 stop_pidfile() {

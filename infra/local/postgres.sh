@@ -21,6 +21,8 @@
 #                    and credit_history, each WITH GRANT OPTION: PostgreSQL lets only the owner or a
 #                    holder of the grant option grant a privilege. It has nothing on erp.vendors, so no
 #                    grant it issues can read that table.
+#                  - SELECT on invoice_batches and on the view vendor_bank_changes WITH GRANT OPTION,
+#                    from the workflow fixtures (fixtures/postgres-workflows.sql) that RPA invoice checks read.
 #                  - USAGE and CREATE on schema app WITH GRANT OPTION, for schema-change grants.
 #                  - EXECUTE on nhi.reassign_owned, so it can hand leftovers of a revoked role to
 #                    app_owner without being a member of app_owner.
@@ -139,6 +141,8 @@ postgres_start() {
     local pid
     if pid=$(live_pid "$POSTGRES_PIDFILE") && postgres_ready; then
         log "postgres: already running (pid $pid)"
+        # A cluster created by an older stack.sh gets the workflow fixtures here.
+        postgres_seed
         return 0
     fi
     if [[ -z $pid ]]; then
@@ -174,13 +178,31 @@ postgres_broker_password() {
     cat "$POSTGRES_PASSWORD_FILE"
 }
 
-# Create the roles, the erp database, its tables and the ownership hand-over, unless erp exists.
+# Create the roles, the erp database, its tables and the ownership hand-over unless erp exists, then add
+# the workflow fixtures unless they are there.
 postgres_seed() {
     local exists
     exists=$(postgres_psql -d postgres -tA -c "SELECT 1 FROM pg_database WHERE datname = '$POSTGRES_DATABASE'")
-    if [[ $exists == 1 ]]; then
+    if [[ $exists != 1 ]]; then
+        postgres_create_database
+    fi
+    postgres_seed_workflows
+}
+
+# Add the tables and rows of fixtures/postgres-workflows.sql in one transaction, unless erp.invoice_batches exists.
+postgres_seed_workflows() {
+    local exists
+    exists=$(postgres_psql -d "$POSTGRES_DATABASE" -tA -c "SELECT to_regclass('erp.invoice_batches') IS NOT NULL")
+    if [[ $exists == t ]]; then
         return 0
     fi
+    log "postgres: adding the workflow fixtures (invoice batch 2026-11-B1, loan applicants 3 to 6)"
+    postgres_psql -d "$POSTGRES_DATABASE" --single-transaction <"$SCRIPT_DIR/fixtures/postgres-workflows.sql" ||
+        die "postgres: adding the workflow fixtures failed (see the psql error above); nothing was changed"
+}
+
+# Create the roles, the erp database, its tables and the ownership hand-over.
+postgres_create_database() {
     log "postgres: creating roles $POSTGRES_OWNER_ROLE, nhi_ephemeral, $POSTGRES_BROKER_ROLE and database $POSTGRES_DATABASE"
     # The password travels in the environment, not on a command line that 'ps' would show.
     NHI_POSTGRES_BROKER_PASSWORD=$(postgres_broker_password) postgres_psql -d postgres <<'SQL' ||

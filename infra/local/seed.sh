@@ -1,6 +1,7 @@
-# Demo users, role and buckets for stack.sh, and the environment file that describes them.
-# Sourced by stack.sh after ceph.sh and azurite.sh. Users are created with radosgw-admin,
-# and seed.py sets up the role and the buckets through the S3 and IAM APIs.
+# Demo users, roles, buckets and blob containers for stack.sh, and the environment file that
+# describes them. Sourced by stack.sh after ceph.sh and azurite.sh. Users are created with
+# radosgw-admin, seed.py sets up the roles and the buckets through the S3 and IAM APIs, and
+# seed-azurite.mjs uploads the workflow blobs. The fixture files are under fixtures/.
 
 SEED_OWNER_USER=nhi-owner
 SEED_SERVICE_USER=nhi-service
@@ -8,6 +9,15 @@ SEED_ROLE_NAME=nhi-remediation
 SEED_PUBLIC_POLICY_BUCKET=nhi-demo-public-policy
 SEED_PUBLIC_ACL_BUCKET=nhi-demo-public-acl
 SEED_BYSTANDER_BUCKET=nhi-demo-bystander
+# Read by the business workflows through sessions of the workflow role.
+SEED_WORKFLOW_ROLE_NAME=nhi-workflow-read
+SEED_BILLING_BUCKET=nhi-billing
+SEED_DEPLOY_LOGS_BUCKET=nhi-deploy-logs
+# Azurite blob containers. No workflow may read hr-records.
+SEED_CLAIMS_CONTAINER=claims-documents
+SEED_PATIENT_RECORDS_CONTAINER=patient-records
+SEED_HR_RECORDS_CONTAINER=hr-records
+SEED_FIXTURES_DIR=$SCRIPT_DIR/fixtures
 # radosgw 16.2 accepted every region name tried in SigV4 signatures. us-east-1 lets
 # SDKs create buckets without a LocationConstraint.
 SEED_REGION=us-east-1
@@ -49,14 +59,22 @@ seed_check_anonymous_access() {
     log "seed: anonymous GET returns 200 for both public index.html objects and 403 for $path"
 }
 
-# Succeed if the environment file names the role and service key that radosgw has now.
+# Print the value of KEY in the environment file, or nothing.
+seed_env_value() {
+    sed -n "s/^$1='\\(.*\\)'$/\\1/p" "$ENV_FILE"
+}
+
+# Succeed if the environment file names the roles and service key that radosgw has now. An environment
+# file written before the workflow role existed is not current, so 'up' seeds the workflow fixtures.
 seed_is_current() {
-    local role_id service_key
+    local role_id workflow_role_id service_key
     [[ -s $ENV_FILE ]] || return 1
-    role_id=$(sed -n "s/^NHI_REMEDIATION_ROLE_ID='\\(.*\\)'$/\\1/p" "$ENV_FILE")
-    service_key=$(sed -n "s/^NHI_SERVICE_ACCESS_KEY_ID='\\(.*\\)'$/\\1/p" "$ENV_FILE")
-    [[ -n $role_id && -n $service_key ]] || return 1
+    role_id=$(seed_env_value NHI_REMEDIATION_ROLE_ID)
+    workflow_role_id=$(seed_env_value NHI_WORKFLOW_ROLE_ID)
+    service_key=$(seed_env_value NHI_SERVICE_ACCESS_KEY_ID)
+    [[ -n $role_id && -n $workflow_role_id && -n $service_key ]] || return 1
     [[ $(radosgw-admin role get --role-name "$SEED_ROLE_NAME" 2>/dev/null | jq -r '.RoleId') == "$role_id" ]] || return 1
+    [[ $(radosgw-admin role get --role-name "$SEED_WORKFLOW_ROLE_NAME" 2>/dev/null | jq -r '.RoleId') == "$workflow_role_id" ]] || return 1
     [[ $(seed_user_key "$SEED_SERVICE_USER" access_key 2>/dev/null) == "$service_key" ]]
 }
 
@@ -68,8 +86,9 @@ env_line() {
     printf "%s='%s'\n" "$key" "$value"
 }
 
+# Write the environment file. ROLES_JSON is the output of seed.py.
 seed_write_env_file() {
-    local role_arn=$1 role_id=$2 owner_key=$3 owner_secret=$4 service_key=$5 service_secret=$6
+    local roles_json=$1 owner_key=$2 owner_secret=$3 service_key=$4 service_secret=$5
     local endpoint="http://127.0.0.1:$RGW_PORT"
     (
         umask 077
@@ -86,40 +105,59 @@ seed_write_env_file() {
             env_line NHI_OWNER_ACCESS_KEY_ID "$owner_key"
             env_line NHI_OWNER_SECRET_ACCESS_KEY "$owner_secret"
             env_line NHI_REMEDIATION_ROLE_NAME "$SEED_ROLE_NAME"
-            env_line NHI_REMEDIATION_ROLE_ARN "$role_arn"
-            env_line NHI_REMEDIATION_ROLE_ID "$role_id"
+            env_line NHI_REMEDIATION_ROLE_ARN "$(jq -er '.RoleArn' <<<"$roles_json")"
+            env_line NHI_REMEDIATION_ROLE_ID "$(jq -er '.RoleId' <<<"$roles_json")"
+            env_line NHI_WORKFLOW_ROLE_NAME "$SEED_WORKFLOW_ROLE_NAME"
+            env_line NHI_WORKFLOW_ROLE_ARN "$(jq -er '.WorkflowRoleArn' <<<"$roles_json")"
+            env_line NHI_WORKFLOW_ROLE_ID "$(jq -er '.WorkflowRoleId' <<<"$roles_json")"
             env_line NHI_AZURE_STORAGE_CONNECTION_STRING "$(azurite_connection_string)"
             env_line NHI_DEMO_BUCKETS "$SEED_PUBLIC_POLICY_BUCKET,$SEED_PUBLIC_ACL_BUCKET"
             env_line NHI_BYSTANDER_BUCKET "$SEED_BYSTANDER_BUCKET"
+            env_line NHI_BILLING_BUCKET "$SEED_BILLING_BUCKET"
+            env_line NHI_DEPLOY_LOGS_BUCKET "$SEED_DEPLOY_LOGS_BUCKET"
+            env_line NHI_CLAIMS_CONTAINER "$SEED_CLAIMS_CONTAINER"
+            env_line NHI_PATIENT_RECORDS_CONTAINER "$SEED_PATIENT_RECORDS_CONTAINER"
+            env_line NHI_HR_RECORDS_CONTAINER "$SEED_HR_RECORDS_CONTAINER"
             seed_service_env_lines
         } >"$ENV_FILE.tmp"
     )
     mv "$ENV_FILE.tmp" "$ENV_FILE"
 }
 
-# Print the environment lines of PostgreSQL, the OAuth server and dynalite, which need no seeding in Ceph.
+# Print the environment lines of PostgreSQL, the OAuth server, the partner APIs and dynalite, which need no
+# seeding in Ceph.
 seed_service_env_lines() {
     postgres_env_lines
     oauth_env_lines
+    partners_env_lines
     dynalite_env_lines
 }
 
-# Rewrite the PostgreSQL, OAuth and dynalite lines of the environment file and keep the Ceph and Azurite lines.
+# Rewrite the PostgreSQL, OAuth, partner API and dynalite lines of the environment file and keep the Ceph and
+# Azurite lines.
 seed_refresh_service_env() {
     (
         umask 077
         {
-            grep -v -E '^NHI_(POSTGRES|OAUTH|DYNAMODB)_' "$ENV_FILE"
+            grep -v -E '^NHI_(POSTGRES|OAUTH|PARTNER|DYNAMODB)_' "$ENV_FILE"
             seed_service_env_lines
         } >"$ENV_FILE.tmp"
     )
     mv "$ENV_FILE.tmp" "$ENV_FILE"
 }
 
-# Create or reset users, role and buckets, check anonymous access, write the environment file.
+# Upload the blobs under fixtures/blob to Azurite, one container per folder.
+seed_azurite() {
+    NHI_AZURE_STORAGE_CONNECTION_STRING=$(azurite_connection_string) \
+        NHI_BLOB_FIXTURES_DIR=$SEED_FIXTURES_DIR/blob \
+        NHI_BLOB_CONTAINERS=$SEED_CLAIMS_CONTAINER,$SEED_PATIENT_RECORDS_CONTAINER,$SEED_HR_RECORDS_CONTAINER \
+        node "$SCRIPT_DIR/seed-azurite.mjs" || die "seed: seed-azurite.mjs failed (see the error above)"
+}
+
+# Create or reset users, roles, buckets and blob containers, check anonymous access, write the environment file.
 seed_run() {
     local start=$EPOCHREALTIME
-    local owner_key owner_secret service_key service_secret role_json role_arn role_id
+    local owner_key owner_secret service_key service_secret roles_json
 
     seed_ensure_user "$SEED_OWNER_USER" "Nhi.Serverless demo bucket owner"
     seed_ensure_user "$SEED_SERVICE_USER" "Nhi.Serverless service identity"
@@ -132,7 +170,7 @@ seed_run() {
     service_key=$(seed_user_key "$SEED_SERVICE_USER" access_key)
     service_secret=$(seed_user_key "$SEED_SERVICE_USER" secret_key)
 
-    role_json=$(
+    roles_json=$(
         NHI_S3_ENDPOINT="http://127.0.0.1:$RGW_PORT" \
         NHI_AWS_REGION=$SEED_REGION \
         NHI_AWS_ACCOUNT_ID=$SEED_ACCOUNT_ID \
@@ -143,16 +181,22 @@ seed_run() {
         NHI_SERVICE_ACCESS_KEY_ID=$service_key \
         NHI_SERVICE_SECRET_ACCESS_KEY=$service_secret \
         NHI_REMEDIATION_ROLE_NAME=$SEED_ROLE_NAME \
+        NHI_WORKFLOW_ROLE_NAME=$SEED_WORKFLOW_ROLE_NAME \
         NHI_PUBLIC_POLICY_BUCKET=$SEED_PUBLIC_POLICY_BUCKET \
         NHI_PUBLIC_ACL_BUCKET=$SEED_PUBLIC_ACL_BUCKET \
         NHI_BYSTANDER_BUCKET=$SEED_BYSTANDER_BUCKET \
+        NHI_WORKFLOW_BUCKETS=$SEED_BILLING_BUCKET,$SEED_DEPLOY_LOGS_BUCKET \
+        NHI_S3_FIXTURES_DIR=$SEED_FIXTURES_DIR/s3 \
         "$PYTHON" "$SCRIPT_DIR/seed.py"
     ) || die "seed: seed.py failed (see the error above)"
-    role_arn=$(jq -er '.RoleArn' <<<"$role_json")
-    role_id=$(jq -er '.RoleId' <<<"$role_json")
-    log "seed: role $role_arn (RoleId $role_id) and buckets $SEED_PUBLIC_POLICY_BUCKET, $SEED_PUBLIC_ACL_BUCKET, $SEED_BYSTANDER_BUCKET are reset"
+    jq -e '.RoleArn and .RoleId and .WorkflowRoleArn and .WorkflowRoleId' <<<"$roles_json" >/dev/null ||
+        die "seed: seed.py printed no ARN and RoleId for both roles: $roles_json"
+    log "seed: roles $(jq -r '[.RoleArn, .WorkflowRoleArn] | join(" and ")' <<<"$roles_json") and buckets" \
+        "$SEED_PUBLIC_POLICY_BUCKET, $SEED_PUBLIC_ACL_BUCKET, $SEED_BYSTANDER_BUCKET, $SEED_BILLING_BUCKET and" \
+        "$SEED_DEPLOY_LOGS_BUCKET are reset"
 
     seed_check_anonymous_access
-    seed_write_env_file "$role_arn" "$role_id" "$owner_key" "$owner_secret" "$service_key" "$service_secret"
+    seed_azurite
+    seed_write_env_file "$roles_json" "$owner_key" "$owner_secret" "$service_key" "$service_secret"
     log "seed: wrote $ENV_FILE in $(elapsed_since "$start") s"
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Local service stack for Nhi.Serverless: Ceph radosgw (S3, STS, IAM), Azurite, PostgreSQL,
-# an OAuth 2.0 authorization server and dynalite (DynamoDB).
+# an OAuth 2.0 authorization server, the partner APIs it issues tokens for, and dynalite (DynamoDB).
 # Run 'stack.sh help' for the commands and settings.
 set -euo pipefail
 
@@ -17,11 +17,12 @@ Commands:
             and the pinned Azurite, oidc-provider and dynalite from npm; rsyslog and
             rsyslog-gnutls for the syslog sink tests, which start their own rsyslogd.
   start     Start ceph-mon, ceph-osd, radosgw, Azurite, PostgreSQL, the OAuth
-            server and dynalite unless they are running.
+            server, the partner APIs and dynalite unless they are running.
   status    Print one line per service. Exits 0 if all run, 3 otherwise.
   stop      Stop every service by the pid in its pid file (SIGTERM, then SIGKILL).
-  seed      Create the demo users, role and buckets, reset the buckets to their
-            public state and write the environment file.
+  seed      Create the demo users, roles and buckets, reset the buckets to their
+            initial state, upload the workflow blobs to Azurite and write the
+            environment file.
   env       Print the path of the environment file that 'seed' writes.
   up        install (if needed) + start + seed (if not seeded yet). Idempotent.
   help      Print this text.
@@ -37,6 +38,7 @@ Settings (environment variables):
   NHI_AZURITE_TABLE_PORT  Azurite Table port (default: 10002)
   NHI_POSTGRES_PORT       PostgreSQL port on 127.0.0.1 (default: 55432)
   NHI_OAUTH_PORT          OAuth authorization server port on 127.0.0.1 (default: 7490)
+  NHI_PARTNER_PORT        partner APIs port on 127.0.0.1 (default: 7491)
   NHI_DYNALITE_PORT       dynalite (DynamoDB API) port on 127.0.0.1 (default: 4567)
   NHI_STS_MIN_DURATION    minimum STS DurationSeconds in seconds (default: the
                           radosgw default, 900)
@@ -60,6 +62,7 @@ AZURITE_QUEUE_PORT=${NHI_AZURITE_QUEUE_PORT:-10001}
 AZURITE_TABLE_PORT=${NHI_AZURITE_TABLE_PORT:-10002}
 POSTGRES_PORT=${NHI_POSTGRES_PORT:-55432}
 OAUTH_PORT=${NHI_OAUTH_PORT:-7490}
+PARTNER_PORT=${NHI_PARTNER_PORT:-7491}
 DYNALITE_PORT=${NHI_DYNALITE_PORT:-4567}
 check_port NHI_RGW_PORT "$RGW_PORT"
 check_port NHI_CEPH_MON_PORT "$MON_PORT"
@@ -68,6 +71,7 @@ check_port NHI_AZURITE_QUEUE_PORT "$AZURITE_QUEUE_PORT"
 check_port NHI_AZURITE_TABLE_PORT "$AZURITE_TABLE_PORT"
 check_port NHI_POSTGRES_PORT "$POSTGRES_PORT"
 check_port NHI_OAUTH_PORT "$OAUTH_PORT"
+check_port NHI_PARTNER_PORT "$PARTNER_PORT"
 check_port NHI_DYNALITE_PORT "$DYNALITE_PORT"
 PYTHON=${NHI_PYTHON:-/usr/bin/python3}
 
@@ -86,6 +90,8 @@ source "$SCRIPT_DIR/azurite.sh"
 source "$SCRIPT_DIR/postgres.sh"
 # shellcheck source=oauth/oauth.sh
 source "$SCRIPT_DIR/oauth/oauth.sh"
+# shellcheck source=partners/partners.sh
+source "$SCRIPT_DIR/partners/partners.sh"
 # shellcheck source=dynalite.sh
 source "$SCRIPT_DIR/dynalite.sh"
 # shellcheck source=rsyslog.sh
@@ -124,8 +130,8 @@ take_lock() {
 }
 
 require_installed() {
-    if ! ceph_installed || ! azurite_installed || ! postgres_installed || ! oauth_installed || ! dynalite_installed; then
-        die "Ceph, boto3, Azurite, PostgreSQL, oidc-provider, dynalite or a tool that stack.sh runs is not installed. Run '$0 install' (as root) first."
+    if ! ceph_installed || ! azurite_installed || ! postgres_installed || ! oauth_installed || ! partners_installed || ! dynalite_installed; then
+        die "Ceph, boto3, Azurite, PostgreSQL, oidc-provider, Node.js 20, dynalite or a tool that stack.sh runs is not installed. Run '$0 install' (as root) first."
     fi
 }
 
@@ -148,11 +154,13 @@ cmd_start() {
     azurite_check_ports
     postgres_check_ports
     oauth_check_ports
+    partners_check_ports
     dynalite_check_ports
     ceph_start
     azurite_start
     postgres_start
     oauth_start
+    partners_start
     dynalite_start
     log "stack running in $STACK_DIR (started in $(elapsed_since "$start") s)"
 }
@@ -162,6 +170,7 @@ cmd_stop() {
     ceph_stop
     azurite_stop
     postgres_stop
+    partners_stop
     oauth_stop
     dynalite_stop
     log "stack stopped in $(elapsed_since "$start") s"
@@ -187,6 +196,7 @@ cmd_status() {
         "azurite|$AZURITE_PIDFILE|http://127.0.0.1:$AZURITE_BLOB_PORT,$AZURITE_QUEUE_PORT,$AZURITE_TABLE_PORT|$AZURITE_BLOB_PORT $AZURITE_QUEUE_PORT $AZURITE_TABLE_PORT"
         "postgres|$POSTGRES_PIDFILE|postgresql://127.0.0.1:$POSTGRES_PORT/$POSTGRES_DATABASE|$POSTGRES_PORT"
         "oauth|$OAUTH_PIDFILE|$OAUTH_ISSUER|$OAUTH_PORT"
+        "partners|$PARTNER_PIDFILE|$PARTNER_BASE_URL|$PARTNER_PORT"
         "dynalite|$DYNALITE_PIDFILE|$DYNALITE_ENDPOINT|$DYNALITE_PORT"
     )
     local row ports
@@ -217,7 +227,7 @@ cmd_env() {
 
 cmd_up() {
     local start=$EPOCHREALTIME
-    if ! ceph_installed || ! azurite_installed || ! postgres_installed || ! oauth_installed || ! dynalite_installed || ! rsyslog_installed; then
+    if ! ceph_installed || ! azurite_installed || ! postgres_installed || ! oauth_installed || ! partners_installed || ! dynalite_installed || ! rsyslog_installed; then
         cmd_install
     fi
     cmd_start

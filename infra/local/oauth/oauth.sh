@@ -78,24 +78,10 @@ oauth_check_ports() {
 }
 
 # Start the authorization server in its own session with a pid file, unless it is running.
-# Calls start_failed (from stack.sh) when it does not become ready.
 oauth_start() {
-    local pid
-    if pid=$(live_pid "$OAUTH_PIDFILE") && oauth_ready; then
-        log "oauth: already running (pid $pid)"
-        return 0
-    fi
-    if [[ -z $pid ]]; then
-        oauth_ensure_clients_file
-        rm -f "$OAUTH_PIDFILE"
-        # Same launcher as Azurite: the inner shell writes its own pid, then execs node.
-        NHI_OAUTH_PORT=$OAUTH_PORT NHI_OAUTH_CLIENTS_FILE=$OAUTH_CLIENTS_FILE \
-            setsid bash -c 'printf "%s\n" "$$" >"$1"; shift; exec "$@"' oauth-launcher "$OAUTH_PIDFILE" \
-            node "$OAUTH_SCRIPT" \
-            </dev/null >>"$OAUTH_LOG" 2>&1 9>&- &
-        started oauth "$OAUTH_PIDFILE"
-    fi
-    wait_until "oauth on $OAUTH_ISSUER" 30 oauth_ready || start_failed oauth "$OAUTH_LOG"
+    oauth_ensure_clients_file
+    start_daemon oauth "$OAUTH_PIDFILE" "$OAUTH_LOG" oauth_ready "oauth on $OAUTH_ISSUER" \
+        env NHI_OAUTH_PORT="$OAUTH_PORT" NHI_OAUTH_CLIENTS_FILE="$OAUTH_CLIENTS_FILE" node "$OAUTH_SCRIPT"
 }
 
 oauth_stop() {

@@ -13,6 +13,7 @@ public sealed class OAuthTestServer : IDisposable
     /// <summary>The resource indicators of partner APIs that infra/local/oauth/server.mjs defines.</summary>
     public const string CreditBureau = "urn:nhi:partner:credit-bureau";
     public const string FraudScreening = "urn:nhi:partner:fraud-screening";
+    public const string Insurer = "urn:nhi:partner:insurer";
     public const string Payments = "urn:nhi:partner:payments";
 
     private readonly List<OAuthClientCredentialsBroker> _brokers = [];

@@ -10,6 +10,10 @@ namespace Nhi.Serverless.Tests.Brokers;
 // tables a test creates in schema app are named nhi_test_* and stay behind, because only app_owner may drop them.
 public sealed class PostgresRoleBrokerTests(ITestOutputHelper output) : IAsyncLifetime
 {
+    // The rows that postgres.sh seeds. The workflow fixtures (infra/local/fixtures/postgres-workflows.sql) add more.
+    private const string CountSeededInvoices = "SELECT count(*) FROM erp.invoices WHERE id IN (1001, 1002, 1003)";
+    private const string CountSeededPayments = "SELECT count(*) FROM erp.payment_history WHERE id = 1";
+
     private readonly PostgresTestDatabase _db = new();
 
     public Task InitializeAsync() => Task.CompletedTask;
@@ -25,9 +29,29 @@ public sealed class PostgresRoleBrokerTests(ITestOutputHelper output) : IAsyncLi
         Lease<PostgresRoleCredential> lease = await broker.IssueAsync(grant, CancellationToken.None);
         await using NpgsqlConnection connection = await PostgresTestDatabase.OpenAsync(lease.Credential);
 
-        Assert.Equal(3L, await PostgresTestDatabase.QueryAsync(connection, "SELECT count(*) FROM erp.invoices"));
-        Assert.Equal(1L, await PostgresTestDatabase.QueryAsync(connection, "SELECT count(*) FROM erp.payment_history"));
+        Assert.Equal(3L, await PostgresTestDatabase.QueryAsync(connection, CountSeededInvoices));
+        Assert.Equal(1L, await PostgresTestDatabase.QueryAsync(connection, CountSeededPayments));
         Assert.Equal(PostgresRoleNames.For(grant.GrantId), await PostgresTestDatabase.QueryAsync(connection, "SELECT current_user"));
+    }
+
+    [Fact]
+    public async Task Issue_ReadsInvoiceBatchWithoutIbans()
+    {
+        PostgresRoleBroker broker = _db.Broker();
+        GrantRequest grant = _db.Track(broker, BrokerTestSupport.NewGrant(ReadOnly(broker, "erp.invoices", "erp.invoice_batches", "erp.vendor_bank_changes")));
+
+        Lease<PostgresRoleCredential> lease = await broker.IssueAsync(grant, CancellationToken.None);
+        await using NpgsqlConnection connection = await PostgresTestDatabase.OpenAsync(lease.Credential);
+
+        Assert.Equal(8L, await PostgresTestDatabase.QueryAsync(connection, "SELECT count(*) FROM erp.invoices WHERE batch_id = '2026-11-B1'"));
+        Assert.Equal(2L, await PostgresTestDatabase.QueryAsync(connection,
+            "SELECT count(*) FROM erp.invoices WHERE batch_id = '2026-11-B1' AND (vendor_id, amount, reference) = (2, 640.00, 'CS-88410')"));
+        Assert.Equal("4", await PostgresTestDatabase.QueryAsync(connection,
+            "SELECT string_agg(vendor_id::text, ',') FROM erp.vendor_bank_changes c JOIN erp.invoice_batches b ON c.iban_changed_at > b.received_at - interval '30 days' "
+            + "WHERE b.id = '2026-11-B1'"));
+        Assert.Equal("SQLSTATE 42703", await PostgresTestDatabase.QueryAsync(connection, "SELECT iban FROM erp.vendor_bank_changes"));
+        Assert.Equal("SQLSTATE 42501", await PostgresTestDatabase.QueryAsync(connection, "SELECT iban FROM erp.vendors"));
+        Assert.Equal("SQLSTATE 42501", await PostgresTestDatabase.QueryAsync(connection, "SELECT count(*) FROM erp.payment_history"));
     }
 
     [Fact]
@@ -96,7 +120,7 @@ public sealed class PostgresRoleBrokerTests(ITestOutputHelper output) : IAsyncLi
         Lease<PostgresRoleCredential> otherLease = await broker.IssueAsync(other, CancellationToken.None);
         await using NpgsqlConnection liveSession = await PostgresTestDatabase.OpenAsync(revokedLease.Credential);
         await using NpgsqlConnection otherSession = await PostgresTestDatabase.OpenAsync(otherLease.Credential);
-        Assert.Equal(3L, await PostgresTestDatabase.QueryAsync(liveSession, "SELECT count(*) FROM erp.invoices"));
+        Assert.Equal(3L, await PostgresTestDatabase.QueryAsync(liveSession, CountSeededInvoices));
 
         RevocationOutcome revocation = await broker.RevokeAsync(revoked, CancellationToken.None);
         Exception? cut = await Record.ExceptionAsync(() => new NpgsqlCommand("SELECT count(*) FROM erp.invoices", liveSession).ExecuteScalarAsync());
@@ -107,7 +131,7 @@ public sealed class PostgresRoleBrokerTests(ITestOutputHelper output) : IAsyncLi
         Assert.Contains("1 session(s) terminated", revocation.Evidence);
         Assert.Equal(PostgresErrorCodes.AdminShutdown, Assert.IsType<PostgresException>(cut).SqlState);
         Assert.Equal(PostgresErrorCodes.InvalidPassword, await PostgresTestDatabase.LoginResultAsync(revokedLease.Credential));
-        Assert.Equal(3L, await PostgresTestDatabase.QueryAsync(otherSession, "SELECT count(*) FROM erp.invoices"));
+        Assert.Equal(3L, await PostgresTestDatabase.QueryAsync(otherSession, CountSeededInvoices));
         Assert.Equal("connected", await PostgresTestDatabase.LoginResultAsync(otherLease.Credential));
     }
 

@@ -15,6 +15,9 @@ public static class LocalStack
     /// <summary>The repository root: the folder that holds Nhi.Serverless.sln.</summary>
     public static string RepositoryRoot => Root.Value;
 
+    /// <summary>The stack's work folder with stack.env and the service logs: NHI_STACK_DIR, else .stack in the repository.</summary>
+    public static string WorkFolder => Environment.GetEnvironmentVariable("NHI_STACK_DIR") ?? Path.Combine(RepositoryRoot, ".stack");
+
     /// <summary>Returns the setting, or fails the test with the command that provides it.</summary>
     public static string Get(string key)
     {
@@ -35,8 +38,7 @@ public static class LocalStack
 
     private static IReadOnlyDictionary<string, string> ReadStackFile()
     {
-        string directory = Environment.GetEnvironmentVariable("NHI_STACK_DIR") ?? Path.Combine(RepositoryRoot, ".stack");
-        string path = Path.Combine(directory, "stack.env");
+        string path = Path.Combine(WorkFolder, "stack.env");
         if (!File.Exists(path))
         {
             return new Dictionary<string, string>();
