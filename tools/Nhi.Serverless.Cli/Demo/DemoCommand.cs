@@ -28,9 +28,23 @@ public static class DemoCommand
             DefaultValueFactory = _ => 120,
         };
 
-        var command = new Command("demo", "Post every sample finding, wait for the runs, and print what each did.")
+        var httpsHost = new Option<Uri?>("--https-host")
         {
-            host, samples, summary, timeout,
+            Description = "HTTPS base URL of the same host, where brokered steps' credentials are claimed.",
+            CustomParser = CommandLineUrls.Parse,
+        };
+        var caCertificate = new Option<FileInfo?>("--ca-cert")
+        {
+            Description = "PEM certificate of the host's HTTPS listener; the demo trusts this certificate only.",
+        };
+        var workflow = new Option<string?>("--workflow")
+        {
+            Description = "Run only this business workflow (cicd, rpa, loan, claims or healthcare) and no remediation samples.",
+        };
+
+        var command = new Command("demo", "Post every sample finding and run every business workflow sample, and print what each run did.")
+        {
+            host, samples, summary, timeout, httpsHost, caCertificate, workflow,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -39,7 +53,12 @@ public static class DemoCommand
                 parse.GetValue(samples)!,
                 parse.GetValue(summary),
                 TimeSpan.FromSeconds(parse.GetValue(timeout)),
-                Console.Out);
+                Console.Out)
+            {
+                HttpsHost = parse.GetValue(httpsHost),
+                CaCertificate = parse.GetValue(caCertificate),
+                OnlyWorkflow = parse.GetValue(workflow),
+            };
             return await demo.RunAsync(cancellationToken);
         });
         return command;

@@ -3,6 +3,7 @@ namespace Nhi.Serverless.Cli.Demo;
 /// <summary>The verified facts of one demo run, as printed and as written to the summary file.</summary>
 public sealed record DemoRunFacts
 {
+    public string Kind => "remediation";
     public required string RunId { get; init; }
     public required string Sample { get; init; }
     public required string FindingId { get; init; }

@@ -14,13 +14,65 @@ public sealed class DemoRunner(Uri host, DirectoryInfo samples, FileInfo? summar
 
     private readonly HttpClient _http = new() { BaseAddress = host, Timeout = TimeSpan.FromSeconds(30) };
 
+    /// <summary>The host's HTTPS address, where brokered credentials are claimed; workflows with brokered steps need it.</summary>
+    public Uri? HttpsHost { get; init; }
+
+    /// <summary>The certificate of the HTTPS listener, which the demo pins.</summary>
+    public FileInfo? CaCertificate { get; init; }
+
+    /// <summary>When set, only this workflow runs, and no remediation sample.</summary>
+    public string? OnlyWorkflow { get; init; }
+
     public async Task<int> RunAsync(CancellationToken cancellationToken)
+    {
+        List<object> summary = [];
+        int failed = 0;
+        if (OnlyWorkflow is null)
+        {
+            (IReadOnlyList<DemoRunFacts> remediation, int remediationFailed) = await RunRemediationAsync(cancellationToken);
+            summary.AddRange(remediation);
+            failed += remediationFailed;
+        }
+
+        IReadOnlyList<Workflows.WorkflowDemoFacts> workflows = await RunWorkflowsAsync(cancellationToken);
+        summary.AddRange(workflows);
+        int workflowsFailed = workflows.Count(fact => !fact.Passed);
+        failed += workflowsFailed;
+        if (workflows.Count > 0)
+        {
+            output.WriteLine();
+            output.WriteLine(workflowsFailed == 0
+                ? $"==> all {workflows.Count} workflow runs verified: every grant denied outside its scope, revoked with proof, and audited"
+                : $"==> {workflowsFailed} of {workflows.Count} workflow runs did not verify; see above");
+        }
+        else if (OnlyWorkflow is not null)
+        {
+            failed++;
+        }
+
+        if (summaryFile is not null)
+        {
+            await File.WriteAllTextAsync(summaryFile.FullName, JsonSerializer.Serialize<object>(summary, Json), cancellationToken);
+            output.WriteLine($"==> summary written to {summaryFile.FullName}");
+        }
+
+        return failed == 0 ? 0 : 1;
+    }
+
+    private async Task<IReadOnlyList<Workflows.WorkflowDemoFacts>> RunWorkflowsAsync(CancellationToken cancellationToken)
+    {
+        using HttpClient? https = HttpsHost is null ? null : new HttpClient(PinnedCertificate.Handler(CaCertificate)) { BaseAddress = HttpsHost, Timeout = TimeSpan.FromSeconds(30) };
+        var runner = new Workflows.WorkflowDemoRunner(_http, https, samples, OnlyWorkflow, WorkloadTokens.ForWorkflowAsync, timeout, output);
+        return await runner.RunAsync(cancellationToken);
+    }
+
+    private async Task<(IReadOnlyList<DemoRunFacts> Facts, int Failed)> RunRemediationAsync(CancellationToken cancellationToken)
     {
         IReadOnlyList<SampleAlert> alerts = SampleAlert.Discover(samples);
         if (alerts.Count == 0)
         {
             output.WriteLine($"No sample alerts found under {samples.FullName}.");
-            return 1;
+            return ([], 1);
         }
 
         // The seed just made the buckets public again, so the findings are stamped as observed now.
@@ -51,17 +103,11 @@ public sealed class DemoRunner(Uri host, DirectoryInfo samples, FileInfo? summar
             DemoReport.Print(output, runFacts, result);
         }
 
-        if (summaryFile is not null)
-        {
-            await File.WriteAllTextAsync(summaryFile.FullName, JsonSerializer.Serialize(facts, Json), cancellationToken);
-            output.WriteLine($"==> summary written to {summaryFile.FullName}");
-        }
-
         int failed = facts.Count(fact => !fact.Passed);
         output.WriteLine(failed == 0
             ? $"==> all {facts.Count} runs verified: remediated or correctly skipped, scope denied outside the bucket, revocation proven, audit signatures valid"
             : $"==> {failed} of {facts.Count} runs did not verify; see above");
-        return failed == 0 ? 0 : 1;
+        return (facts, failed);
     }
 
     private async Task PostAsync(SampleAlert alert, string body, Dictionary<string, PostedRun> runs, CancellationToken cancellationToken)
