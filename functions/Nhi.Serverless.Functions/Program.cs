@@ -10,6 +10,7 @@ builder.ConfigureFunctionsWebApplication();
 builder.Services.AddNhiServerless(builder.Configuration);
 builder.Services.AddFunctionActivities();
 builder.Services.AddGuardedRemediationActivities();
+builder.Services.AddWorkflowActivities();
 
 // The SweepGrants timer trigger sweeps here, so the local host's in-process loop is left out.
 builder.Services.RemoveGrantSweeperLoop();
