@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Nhi.Serverless.Audit;
 using Nhi.Serverless.Audit.Siem;
 using Nhi.Serverless.Aws;
+using Nhi.Serverless.Aws.Audit;
 using Nhi.Serverless.Azure.Audit;
 using Nhi.Serverless.Azure.Runs;
 using Nhi.Serverless.Findings;
@@ -38,13 +39,13 @@ public static class NhiServices
         services.AddAwsRemediation(aws);
         services.AddSingleton(new BrokerRoute("aws", "aws-sts"));
 
-        services.AddAuditTrail(configuration);
+        services.AddAuditTrail(configuration, aws);
         services.AddAuditCheckpointsAndForwarding(configuration);
         services.AddGrantSafety(configuration);
         return services;
     }
 
-    private static void AddAuditTrail(this IServiceCollection services, IConfiguration configuration)
+    private static void AddAuditTrail(this IServiceCollection services, IConfiguration configuration, AwsOptions aws)
     {
         var signing = new AuditSigningOptions();
         configuration.GetSection(AuditSigningOptions.SectionName).Bind(signing);
@@ -57,7 +58,8 @@ public static class NhiServices
 
         signing.ThrowIfInvalid();
         services.AddSingleton(signing);
-        services.AddSingleton<IAuditSigner>(_ => LocalKeyFileSigner.LoadOrCreate(signing));
+        services.AddSingleton<IAuditSigner>(_ => AuditSigners.Create(signing, aws));
+        services.AddHostedService<AuditSignerStartupCheck>();
         services.AddSingleton<ICredentialFingerprinter>(_ => CredentialFingerprinter.LoadOrCreate(signing));
         services.AddSingleton(provider => Jwks.FromSigners(provider.GetRequiredService<IAuditSigner>()));
 

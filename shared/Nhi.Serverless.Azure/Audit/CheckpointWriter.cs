@@ -105,7 +105,7 @@ public sealed partial class CheckpointWriter
         CancellationToken cancellationToken)
     {
         IReadOnlyList<SignedAuditRecord> records = await _records.ReadWindowAsync(window, cancellationToken).ConfigureAwait(false);
-        SignedAuditCheckpoint checkpoint = AuditCheckpoints.Seal(previous, window, records, _trustedKeys, _signer, now);
+        SignedAuditCheckpoint checkpoint = await AuditCheckpoints.SealAsync(previous, window, records, _trustedKeys, _signer, now, cancellationToken).ConfigureAwait(false);
         (SignedAuditCheckpoint stored, bool inserted) = await _checkpoints.InsertAsync(checkpoint, cancellationToken).ConfigureAwait(false);
         if (!inserted)
         {
@@ -145,6 +145,7 @@ public sealed partial class CheckpointWriter
         }
 
         await _checkpoints.PublishKeyAsync(_signer.PublicJwk, cancellationToken).ConfigureAwait(false);
+
         _keyPublished = true;
     }
 

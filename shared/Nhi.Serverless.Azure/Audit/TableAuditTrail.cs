@@ -72,7 +72,7 @@ public sealed partial class TableAuditTrail : IAuditTrail
         ArgumentNullException.ThrowIfNull(result);
 
         IReadOnlyList<JsonObject> records = AuditRecordFactory.ForRun(request, result, _fingerprinter);
-        IReadOnlyList<SignedAuditRecord> sealedRecords = AuditChain.Seal(records, _signer);
+        IReadOnlyList<SignedAuditRecord> sealedRecords = await AuditChain.SealAsync(records, _signer, cancellationToken).ConfigureAwait(false);
         LogWriting(_logger, sealedRecords.Count, result.RunId, result.FindingId, _signer.KeyId);
 
         AuditAppendResult appended = await _store.AppendAsync(sealedRecords, cancellationToken).ConfigureAwait(false);

@@ -25,8 +25,16 @@ public static class AuditChain
     ];
 
     /// <summary>Seals the unsigned records of one stream, in order.</summary>
+    /// <remarks>With a remote signer, such as AWS KMS, this blocks the thread on each call; use <see cref="SealAsync"/> there.</remarks>
     /// <exception cref="ArgumentException">The records are empty, span streams, are not numbered 1, 2, 3..., or were sealed already.</exception>
-    public static IReadOnlyList<SignedAuditRecord> Seal(IReadOnlyList<JsonObject> records, IAuditSigner signer)
+    /// <exception cref="AuditSigningException">The signer failed.</exception>
+    public static IReadOnlyList<SignedAuditRecord> Seal(IReadOnlyList<JsonObject> records, IAuditSigner signer) =>
+        SealAsync(records, signer, CancellationToken.None).GetAwaiter().GetResult();
+
+    /// <summary>Seals the unsigned records of one stream, in order, signing each with <see cref="IAuditSigner.SignAsync"/>.</summary>
+    /// <exception cref="ArgumentException">The records are empty, span streams, are not numbered 1, 2, 3..., or were sealed already.</exception>
+    /// <exception cref="AuditSigningException">The signer failed.</exception>
+    public static async Task<IReadOnlyList<SignedAuditRecord>> SealAsync(IReadOnlyList<JsonObject> records, IAuditSigner signer, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(records);
         ArgumentNullException.ThrowIfNull(signer);
@@ -51,7 +59,8 @@ public static class AuditChain
             byte[] canonical = CanonicalBody(record);
             string hash = Convert.ToHexStringLower(SHA256.HashData(canonical));
             record[AuditRecordFields.Hash] = hash;
-            record[AuditRecordFields.Signature] = Base64Url.EncodeToString(signer.Sign(canonical));
+            byte[] signature = await signer.SignAsync(canonical, cancellationToken).ConfigureAwait(false);
+            record[AuditRecordFields.Signature] = Base64Url.EncodeToString(signature);
 
             sealedRecords.Add(SignedAuditRecord.FromSealed(record));
             previousHash = hash;

@@ -40,6 +40,17 @@ public sealed class LocalKeyFileSigner : IAuditSigner, IDisposable
         return LoadOrCreate(options.KeyFilePath);
     }
 
+    /// <summary>Loads the signing key from an existing PKCS#8 PEM file; never creates one.</summary>
+    /// <exception cref="InvalidOperationException">The file does not exist, is readable by group or others, is not PEM, or contains a key other than an unencrypted P-256 key.</exception>
+    public static LocalKeyFileSigner Load(string keyFilePath)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(keyFilePath);
+        string fullPath = Path.GetFullPath(keyFilePath);
+        return File.Exists(fullPath)
+            ? LoadOrCreate(fullPath)
+            : throw new InvalidOperationException($"The audit signing key file '{fullPath}' does not exist; expected the PKCS#8 PEM key that signs the audit records.");
+    }
+
     /// <summary>Loads the signing key from a PKCS#8 PEM file, creating a new P-256 key there when the file does not exist.</summary>
     /// <exception cref="InvalidOperationException">The file is readable by group or others, is not PEM, or contains a key other than an unencrypted P-256 key.</exception>
     public static LocalKeyFileSigner LoadOrCreate(string keyFilePath)
