@@ -29,6 +29,7 @@ public static class NhiConfiguration
         ("NHI_AUDIT_SIGNER", "Audit:Signing:Signer"),
         ("NHI_AUDIT_KMS_KEY_ID", "Audit:Signing:KmsKeyId"),
         ("NHI_AUDIT_KMS_SERVICE_URL", "Audit:Signing:KmsServiceUrl"),
+        ("NHI_AUDIT_RETIRED_KEYS_FILE", "Audit:Signing:RetiredKeysFilePath"),
         ("NHI_SPLUNK_HEC_URL", "Audit:SplunkHec:Url"),
         ("NHI_SPLUNK_HEC_TOKEN", "Audit:SplunkHec:Token"),
         ("NHI_SPLUNK_HEC_INDEX", "Audit:SplunkHec:Index"),

@@ -61,7 +61,7 @@ public static class NhiServices
         services.AddSingleton<IAuditSigner>(_ => AuditSigners.Create(signing, aws));
         services.AddHostedService<AuditSignerStartupCheck>();
         services.AddSingleton<ICredentialFingerprinter>(_ => CredentialFingerprinter.LoadOrCreate(signing));
-        services.AddSingleton(provider => Jwks.FromSigners(provider.GetRequiredService<IAuditSigner>()));
+        services.AddSingleton(provider => RetiredAuditKeys.Publish(provider.GetRequiredService<IAuditSigner>(), signing));
 
         IConfigurationSection tableSection = configuration.GetSection(TableAuditStoreOptions.SectionName);
         var table = new TableAuditStoreOptions();

@@ -144,7 +144,12 @@ public sealed partial class CheckpointWriter
             return;
         }
 
+        // The trusted keys include retired ones, which exports need for the records signed before a rotation.
         await _checkpoints.PublishKeyAsync(_signer.PublicJwk, cancellationToken).ConfigureAwait(false);
+        foreach (JsonWebKey key in _trustedKeys.Keys.Where(key => key.Kid != _signer.KeyId))
+        {
+            await _checkpoints.PublishKeyAsync(key, cancellationToken).ConfigureAwait(false);
+        }
 
         _keyPublished = true;
     }

@@ -12,6 +12,7 @@ public sealed partial class AuditSigningOptions
     public const string FingerprintKeyFilePathVariable = "NHI_AUDIT_FINGERPRINT_KEY_FILE";
     public const string KmsKeyIdVariable = "NHI_AUDIT_KMS_KEY_ID";
     public const string KmsServiceUrlVariable = "NHI_AUDIT_KMS_SERVICE_URL";
+    public const string RetiredKeysFilePathVariable = "NHI_AUDIT_RETIRED_KEYS_FILE";
 
     /// <summary>The value of <see cref="Signer"/> for <see cref="LocalKeyFileSigner"/>.</summary>
     public const string LocalSigner = "local";
@@ -21,6 +22,9 @@ public sealed partial class AuditSigningOptions
 
     /// <summary>The file name of the fingerprint key when <see cref="FingerprintKeyFilePath"/> is not set.</summary>
     public const string DefaultFingerprintKeyFileName = "credential-fingerprint.key";
+
+    /// <summary>The file name of the retired keys' JWKS when <see cref="RetiredKeysFilePath"/> is not set.</summary>
+    public const string DefaultRetiredKeysFileName = "retired-signing-keys.jwks.json";
 
     /// <summary>The signer: <see cref="LocalSigner"/> (a key file) or <see cref="AwsKmsSigner"/> (a KMS key).</summary>
     public string Signer { get; set; } = LocalSigner;
@@ -40,6 +44,13 @@ public sealed partial class AuditSigningOptions
     /// <summary>Absolute path of the HMAC key for credential fingerprints; null for <see cref="DefaultFingerprintKeyFileName"/> next to the signing key.</summary>
     public string? FingerprintKeyFilePath { get; set; }
 
+    /// <summary>
+    /// Absolute path of a JWKS file with the public keys of earlier signing keys, published next to the
+    /// current key so records and checkpoints they signed still verify. Null for
+    /// <see cref="DefaultRetiredKeysFileName"/> next to the signing key file, or for none when that is not set.
+    /// </summary>
+    public string? RetiredKeysFilePath { get; set; }
+
     /// <summary>Reads the options from the NHI_AUDIT_* variables named by the constants of this class.</summary>
     /// <param name="readVariable">Reads one variable; null for <see cref="Environment.GetEnvironmentVariable(string)"/>.</param>
     public static AuditSigningOptions FromEnvironment(Func<string, string?>? readVariable = null)
@@ -52,8 +63,14 @@ public sealed partial class AuditSigningOptions
             FingerprintKeyFilePath = NullIfBlank(readVariable(FingerprintKeyFilePathVariable)),
             KmsKeyId = NullIfBlank(readVariable(KmsKeyIdVariable)),
             KmsServiceUrl = NullIfBlank(readVariable(KmsServiceUrlVariable)),
+            RetiredKeysFilePath = NullIfBlank(readVariable(RetiredKeysFilePathVariable)),
         };
     }
+
+    /// <summary>Returns the retired keys' JWKS path: the configured one, the default file next to the signing key, or null when neither is set.</summary>
+    public string? ResolveRetiredKeysFilePath() =>
+        RetiredKeysFilePath
+        ?? (string.IsNullOrWhiteSpace(KeyFilePath) ? null : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(KeyFilePath)) ?? "", DefaultRetiredKeysFileName));
 
     /// <summary>Returns the fingerprint key path: the configured one, or the default file next to the signing key.</summary>
     public string ResolveFingerprintKeyFilePath() =>
@@ -95,6 +112,11 @@ public sealed partial class AuditSigningOptions
             && string.Equals(Path.GetFullPath(FingerprintKeyFilePath), Path.GetFullPath(KeyFilePath), StringComparison.Ordinal))
         {
             errors.Add($"{SectionName}:{nameof(FingerprintKeyFilePath)} ({FingerprintKeyFilePathVariable}) is the signing key file; expected a separate file.");
+        }
+
+        if (RetiredKeysFilePath is not null && !Path.IsPathFullyQualified(RetiredKeysFilePath))
+        {
+            errors.Add($"{SectionName}:{nameof(RetiredKeysFilePath)} ({RetiredKeysFilePathVariable}) is '{RetiredKeysFilePath}'; expected an absolute path, or no value for '{DefaultRetiredKeysFileName}' next to the signing key.");
         }
 
         return errors;

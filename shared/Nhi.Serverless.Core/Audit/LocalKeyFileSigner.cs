@@ -81,6 +81,31 @@ public sealed class LocalKeyFileSigner : IAuditSigner, IDisposable
         return new LocalKeyFileSigner(key, fullPath, created);
     }
 
+    /// <summary>
+    /// Rotates the signing key: adds the current key's public half to the retired keys' JWKS, then
+    /// replaces the key file with a new P-256 key. The old private key is gone afterwards, and records
+    /// it signed verify with the retired public key.
+    /// </summary>
+    /// <returns>The signer with the new key.</returns>
+    /// <exception cref="AuditConfigurationException">The options are invalid.</exception>
+    /// <exception cref="InvalidOperationException">The key file does not exist or cannot be read.</exception>
+    /// <exception cref="FormatException">The retired keys file is not a JWKS document.</exception>
+    public static LocalKeyFileSigner Rotate(AuditSigningOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.ThrowIfInvalid();
+        string retiredKeysPath = options.ResolveRetiredKeysFilePath()!;
+        using (LocalKeyFileSigner current = Load(options.KeyFilePath))
+        {
+            // The public key is kept before the private key is replaced, so a failure in between
+            // loses no key that signed records.
+            RetiredAuditKeys.Add(retiredKeysPath, current.PublicJwk);
+        }
+
+        OwnerOnlyKeyFile.Replace(options.KeyFilePath, CreateKeyPem());
+        return LoadOrCreate(options.KeyFilePath);
+    }
+
     public byte[] Sign(ReadOnlySpan<byte> data)
     {
         // .NET documents instance members of its crypto types as not thread-safe.
