@@ -52,21 +52,31 @@ public static class AuditChain
             JsonObject record = records[i].DeepClone().AsObject();
             CheckUnsealed(record, stream, i + 1);
 
-            record[AuditRecordFields.KeyId] = signer.KeyId;
-            record[AuditRecordFields.Algorithm] = signer.Algorithm;
             record[AuditRecordFields.PrevHash] = previousHash;
-
-            byte[] canonical = CanonicalBody(record);
-            string hash = Convert.ToHexStringLower(SHA256.HashData(canonical));
-            record[AuditRecordFields.Hash] = hash;
-            byte[] signature = await signer.SignAsync(canonical, cancellationToken).ConfigureAwait(false);
-            record[AuditRecordFields.Signature] = Base64Url.EncodeToString(signature);
-
+            previousHash = await SignAsync(record, signer, cancellationToken).ConfigureAwait(false);
             sealedRecords.Add(SignedAuditRecord.FromSealed(record));
-            previousHash = hash;
         }
 
         return sealedRecords;
+    }
+
+    /// <summary>
+    /// Seals a JSON object the way records, checkpoints and export manifests are sealed: sets
+    /// <c>kid</c> and <c>alg</c>, then <c>hash</c> and <c>signature</c> over the canonical JSON of the
+    /// rest (<see cref="CanonicalBody"/>).
+    /// </summary>
+    /// <returns>The lowercase hex <c>hash</c>.</returns>
+    /// <exception cref="AuditSigningException">The signer failed.</exception>
+    internal static async Task<string> SignAsync(JsonObject target, IAuditSigner signer, CancellationToken cancellationToken)
+    {
+        target[AuditRecordFields.KeyId] = signer.KeyId;
+        target[AuditRecordFields.Algorithm] = signer.Algorithm;
+        byte[] canonical = CanonicalBody(target);
+        string hash = Convert.ToHexStringLower(SHA256.HashData(canonical));
+        byte[] signature = await signer.SignAsync(canonical, cancellationToken).ConfigureAwait(false);
+        target[AuditRecordFields.Hash] = hash;
+        target[AuditRecordFields.Signature] = Base64Url.EncodeToString(signature);
+        return hash;
     }
 
     /// <summary>Returns the canonical JSON bytes that are hashed and signed: the record without <c>hash</c> and <c>signature</c>.</summary>

@@ -1,6 +1,4 @@
-using System.Buffers.Text;
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 
@@ -94,14 +92,9 @@ public static class AuditCheckpoints
             [AuditCheckpointFields.PreviousId] = previous?.Id,
             [AuditCheckpointFields.PreviousHash] = previous?.Hash ?? GenesisHash,
             [AuditCheckpointFields.CreatedAt] = AuditRecordStream.FormatTime(createdAt.ToUniversalTime()),
-            [AuditRecordFields.KeyId] = signer.KeyId,
-            [AuditRecordFields.Algorithm] = signer.Algorithm,
         };
 
-        byte[] canonical = JsonCanonicalizer.Canonicalize(checkpoint);
-        checkpoint[AuditRecordFields.Hash] = Convert.ToHexStringLower(SHA256.HashData(canonical));
-        byte[] signature = await signer.SignAsync(canonical, cancellationToken).ConfigureAwait(false);
-        checkpoint[AuditRecordFields.Signature] = Base64Url.EncodeToString(signature);
+        await AuditChain.SignAsync(checkpoint, signer, cancellationToken).ConfigureAwait(false);
         return SignedAuditCheckpoint.FromSealed(checkpoint);
     }
 
