@@ -44,6 +44,12 @@ public static class AuditExportCommand
 
                 IEnumerable<JsonWebKey> extraKeys = parse.GetValue(jwks) is { } file ? Jwks.Parse(await File.ReadAllTextAsync(file.FullName, cancellationToken)).Keys : [];
                 (TableAuditStore records, AuditCheckpointTable checkpoints) = tables.Open(parse);
+                await AuditTableOptions.RequireTablesAsync(records, needIndex: false, cancellationToken);
+                if (!await checkpoints.ExistsAsync(cancellationToken))
+                {
+                    await console.WriteLineAsync($"note: the checkpoint table '{checkpoints.TableName}' does not exist, so the export has no checkpoints; check --checkpoints-table");
+                }
+
                 string directory = parse.GetValue(output)!.FullName;
                 IAuditSigner signer = CreateSigner(parse.GetValue(signingKey), parse.GetValue(kmsKeyId), parse.GetValue(kmsServiceUrl));
 
