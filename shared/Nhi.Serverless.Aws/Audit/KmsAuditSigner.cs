@@ -90,10 +90,10 @@ public sealed class KmsAuditSigner : IAuditSigner, IDisposable
         var publicKey = ECDsa.Create();
         try
         {
-            publicKey.ImportSubjectPublicKeyInfo(response.PublicKey.ToArray(), out _);
+            publicKey.ImportSubjectPublicKeyInfo(response.PublicKey?.ToArray() ?? [], out _);
             return new KmsAuditSigner(kms, ownsClient, keyId, arn, publicKey);
         }
-        catch (Exception ex) when (ex is CryptographicException or ArgumentException or NullReferenceException)
+        catch (Exception ex) when (ex is CryptographicException or ArgumentException)
         {
             publicKey.Dispose();
             throw new AuditConfigurationException([$"{KeyIdSetting} '{keyId}': the public key that KMS returned for {arn} is not a P-256 SubjectPublicKeyInfo ({ex.GetType().Name})."]);
@@ -169,9 +169,9 @@ public sealed class KmsAuditSigner : IAuditSigner, IDisposable
         byte[] signature;
         try
         {
-            signature = EcdsaSignatureFormat.DerToP1363(response.Signature.ToArray());
+            signature = EcdsaSignatureFormat.DerToP1363(response.Signature?.ToArray() ?? []);
         }
-        catch (Exception ex) when (ex is FormatException or NullReferenceException)
+        catch (FormatException ex)
         {
             throw new AuditSigningException($"AWS KMS returned a signature for key {KeyArn} that is not a DER ECDSA P-256 signature: {ex.Message}", ex);
         }
@@ -219,6 +219,12 @@ public sealed class KmsAuditSigner : IAuditSigner, IDisposable
             _ => null,
         };
         string status = service.StatusCode == 0 ? "no HTTP status" : $"HTTP {(int)service.StatusCode}";
-        return $"{service.ErrorCode ?? service.GetType().Name} ({status}): {service.Message}" + (hint is null ? "" : " " + hint);
+        string message = service.Message.TrimEnd();
+        if (!message.EndsWith('.'))
+        {
+            message += ".";
+        }
+
+        return $"{service.ErrorCode ?? service.GetType().Name} ({status}): {message}" + (hint is null ? "" : " " + hint);
     }
 }

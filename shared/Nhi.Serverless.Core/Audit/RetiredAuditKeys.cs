@@ -47,8 +47,15 @@ public static class RetiredAuditKeys
 
         // Replace the file in one rename, so a reader never sees half a key set.
         string temporaryPath = Path.Combine(directory, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
-        File.WriteAllText(temporaryPath, new Jwks(keys).ToJson() + "\n", Utf8);
-        File.Move(temporaryPath, path, overwrite: true);
+        try
+        {
+            File.WriteAllText(temporaryPath, new Jwks(keys).ToJson() + "\n", Utf8);
+            File.Move(temporaryPath, path, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temporaryPath);
+        }
     }
 
     /// <summary>Returns the key set to publish: the signer's key first, then the retired keys from <see cref="AuditSigningOptions.ResolveRetiredKeysFilePath"/>.</summary>
