@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Nhi.Serverless.Audit;
 using Nhi.Serverless.Audit.Siem;
 using Nhi.Serverless.Aws;
+using Nhi.Serverless.Aws.Audit;
 using Nhi.Serverless.Azure.Audit;
 using Nhi.Serverless.Azure.Blob;
 using Nhi.Serverless.Azure.Runs;
@@ -43,7 +44,7 @@ public static class NhiServices
         services.AddAwsRemediation(aws);
         services.AddSingleton(new BrokerRoute("aws", "aws-sts"));
 
-        services.AddAuditTrail(configuration);
+        services.AddAuditTrail(configuration, aws);
         services.AddAuditCheckpointsAndForwarding(configuration);
         services.AddGrantSafety(configuration);
         services.AddWorkflowBrokers(configuration);
@@ -86,7 +87,7 @@ public static class NhiServices
         return options;
     }
 
-    private static void AddAuditTrail(this IServiceCollection services, IConfiguration configuration)
+    private static void AddAuditTrail(this IServiceCollection services, IConfiguration configuration, AwsOptions aws)
     {
         var signing = new AuditSigningOptions();
         configuration.GetSection(AuditSigningOptions.SectionName).Bind(signing);
@@ -99,9 +100,10 @@ public static class NhiServices
 
         signing.ThrowIfInvalid();
         services.AddSingleton(signing);
-        services.AddSingleton<IAuditSigner>(_ => LocalKeyFileSigner.LoadOrCreate(signing));
+        services.AddSingleton<IAuditSigner>(_ => AuditSigners.Create(signing, aws));
+        services.AddHostedService<AuditSignerStartupCheck>();
         services.AddSingleton<ICredentialFingerprinter>(_ => CredentialFingerprinter.LoadOrCreate(signing));
-        services.AddSingleton(provider => Jwks.FromSigners(provider.GetRequiredService<IAuditSigner>()));
+        services.AddSingleton(provider => RetiredAuditKeys.Publish(provider.GetRequiredService<IAuditSigner>(), signing));
 
         IConfigurationSection tableSection = configuration.GetSection(TableAuditStoreOptions.SectionName);
         var table = new TableAuditStoreOptions();

@@ -184,9 +184,9 @@ public sealed class AuditBenchmark(int recordCount, int appendRuns, bool skipApp
         // An empty window after the records, as the writer seals when nothing was appended.
         checkpoints.Add(AuditCheckpoints.Seal(previous, window, [], jwks, signer, window.End));
         File.WriteAllLines(Path.Combine(directory, AuditExportFolder.CheckpointsFile), checkpoints.Select(checkpoint => checkpoint.Json), utf8);
-        File.WriteAllText(Path.Combine(directory, AuditExportFolder.JwksFile), jwks.ToJson() + "\n", utf8);
-        AuditExportFolder.WriteManifest(directory, new AuditExportManifest(
-            SyntheticStart, window.End, checkpoints[0].Window.Start, window.End, written, checkpoints.Count, window.End, DateTimeOffset.UtcNow, [signer.KeyId]));
+        var manifest = new AuditExportManifest(
+            SyntheticStart, window.End, checkpoints[0].Window.Start, window.End, written, checkpoints.Count, window.End, DateTimeOffset.UtcNow, [signer.KeyId]);
+        AuditExportFolder.WriteManifestAsync(directory, manifest, jwks, signer, cancellationToken).GetAwaiter().GetResult();
 
         long bytes = new FileInfo(Path.Combine(directory, AuditExportFolder.RecordsFile)).Length;
         Console.WriteLine($"generate: {written} records, {checkpoints.Count} checkpoints, {bytes / 1048576.0:F0} MiB in {stopwatch.Elapsed.TotalSeconds:F0} s");

@@ -50,7 +50,7 @@ public sealed partial class AuditCheckpointTable
 
     public string TableName => _table.Name;
 
-    /// <summary>Creates the table when it does not exist; the other methods call it once on first use.</summary>
+    /// <summary>Creates the table when it does not exist; the methods that write call it once on first use, and reads never do.</summary>
     public async Task EnsureTableAsync(CancellationToken cancellationToken)
     {
         if (_tableExists)
@@ -72,6 +72,9 @@ public sealed partial class AuditCheckpointTable
             _createLock.Release();
         }
     }
+
+    /// <summary>Returns whether the table exists, without creating it.</summary>
+    public Task<bool> ExistsAsync(CancellationToken cancellationToken) => TableAuditStore.TableExistsAsync(_table, cancellationToken);
 
     /// <summary>Returns the checkpoint of the latest window, or null when none is stored or the table does not exist.</summary>
     public async Task<SignedAuditCheckpoint?> GetLatestAsync(CancellationToken cancellationToken)

@@ -6,15 +6,17 @@ namespace Nhi.Serverless.Azure.Audit;
 /// <summary>
 /// Writes an auditor export (see <see cref="AuditExportFolder"/>) from the audit tables: every
 /// checkpoint whose window overlaps the range, every record in those windows and up to the range's end,
-/// and the public keys published in the checkpoint table plus any extra keys given.
+/// the public keys published in the checkpoint table plus any extra keys given and the signer's key,
+/// and a manifest that <paramref name="signer"/> signs.
 /// </summary>
-public sealed class AuditExporter(TableAuditStore records, AuditCheckpointTable checkpoints, TimeProvider? timeProvider = null)
+public sealed class AuditExporter(TableAuditStore records, AuditCheckpointTable checkpoints, IAuditSigner signer, TimeProvider? timeProvider = null)
 {
     private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
 
     /// <summary>Exports [<paramref name="from"/>, <paramref name="to"/>), widened to whole checkpoint windows, into a new or empty folder.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The range is empty.</exception>
     /// <exception cref="IOException">The folder is not empty.</exception>
+    /// <exception cref="AuditSigningException">The signer failed to sign the manifest.</exception>
     public async Task<AuditExportManifest> ExportAsync(
         DateTimeOffset from,
         DateTimeOffset to,
@@ -38,13 +40,12 @@ public sealed class AuditExporter(TableAuditStore records, AuditCheckpointTable 
         long recordCount = await WriteRecordsAsync(Path.Combine(directory, AuditExportFolder.RecordsFile), recordsFrom, recordsTo, cancellationToken).ConfigureAwait(false);
 
         var keys = new Dictionary<string, JsonWebKey>(StringComparer.Ordinal);
-        foreach (JsonWebKey key in (await checkpoints.ReadKeysAsync(cancellationToken).ConfigureAwait(false)).Concat(extraKeys ?? []))
+        foreach (JsonWebKey key in (await checkpoints.ReadKeysAsync(cancellationToken).ConfigureAwait(false)).Concat(extraKeys ?? []).Append(signer.PublicJwk))
         {
             keys.TryAdd(key.Kid, key);
         }
 
         var jwks = new Jwks(keys.Values.OrderBy(key => key.Kid, StringComparer.Ordinal));
-        await File.WriteAllTextAsync(Path.Combine(directory, AuditExportFolder.JwksFile), jwks.ToJson() + "\n", Utf8, cancellationToken).ConfigureAwait(false);
 
         var manifest = new AuditExportManifest(
             from,
@@ -56,7 +57,7 @@ public sealed class AuditExporter(TableAuditStore records, AuditCheckpointTable 
             exported.Count > 0 ? exported[^1].Window.End : null,
             (timeProvider ?? TimeProvider.System).GetUtcNow(),
             keys.Keys.Order(StringComparer.Ordinal).ToArray());
-        AuditExportFolder.WriteManifest(directory, manifest);
+        await AuditExportFolder.WriteManifestAsync(directory, manifest, jwks, signer, cancellationToken).ConfigureAwait(false);
         return manifest;
     }
 

@@ -105,7 +105,7 @@ public sealed partial class CheckpointWriter
         CancellationToken cancellationToken)
     {
         IReadOnlyList<SignedAuditRecord> records = await _records.ReadWindowAsync(window, cancellationToken).ConfigureAwait(false);
-        SignedAuditCheckpoint checkpoint = AuditCheckpoints.Seal(previous, window, records, _trustedKeys, _signer, now);
+        SignedAuditCheckpoint checkpoint = await AuditCheckpoints.SealAsync(previous, window, records, _trustedKeys, _signer, now, cancellationToken).ConfigureAwait(false);
         (SignedAuditCheckpoint stored, bool inserted) = await _checkpoints.InsertAsync(checkpoint, cancellationToken).ConfigureAwait(false);
         if (!inserted)
         {
@@ -144,7 +144,13 @@ public sealed partial class CheckpointWriter
             return;
         }
 
+        // The trusted keys include retired ones, which exports need for the records signed before a rotation.
         await _checkpoints.PublishKeyAsync(_signer.PublicJwk, cancellationToken).ConfigureAwait(false);
+        foreach (JsonWebKey key in _trustedKeys.Keys.Where(key => key.Kid != _signer.KeyId))
+        {
+            await _checkpoints.PublishKeyAsync(key, cancellationToken).ConfigureAwait(false);
+        }
+
         _keyPublished = true;
     }
 

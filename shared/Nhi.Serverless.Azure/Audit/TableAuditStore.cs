@@ -16,6 +16,9 @@ namespace Nhi.Serverless.Azure.Audit;
 /// counts as written, one with a different hash fails with <see cref="AuditRecordConflictException"/>.
 /// </summary>
 /// <remarks>
+/// Only appends create the tables. Reads never do, so an auditor's read-only credential is enough and a
+/// mistyped table name is not created: a missing table reads as an empty trail, and
+/// <see cref="FindMissingTablesAsync"/> distinguishes the two.
 /// Each entity keeps the record's canonical JSON, split over the properties Record, Record1, Record2
 /// and so on when it exceeds one string property, plus Hash, Kid, Alg and Signature and the fields
 /// auditors filter on.
@@ -78,7 +81,7 @@ public sealed partial class TableAuditStore
     /// <summary>The index table's name.</summary>
     public string IndexTableName => _index.Name;
 
-    /// <summary>Creates both tables when they do not exist; the other methods call it once on first use.</summary>
+    /// <summary>Creates both tables when they do not exist; <see cref="AppendAsync"/> calls it once on first use.</summary>
     public async Task EnsureTablesAsync(CancellationToken cancellationToken)
     {
         if (_tablesExist)
@@ -99,6 +102,42 @@ public sealed partial class TableAuditStore
         finally
         {
             _createLock.Release();
+        }
+    }
+
+    /// <summary>Returns the names of the records and index tables that do not exist, without creating them.</summary>
+    public async Task<IReadOnlyList<string>> FindMissingTablesAsync(CancellationToken cancellationToken)
+    {
+        var missing = new List<string>();
+        foreach (TableClient table in new[] { _records, _index })
+        {
+            if (!await TableExistsAsync(table, cancellationToken).ConfigureAwait(false))
+            {
+                missing.Add(table.Name);
+            }
+        }
+
+        return missing;
+    }
+
+    /// <summary>Returns whether the table exists, by reading at most one entity key from it.</summary>
+    internal static async Task<bool> TableExistsAsync(TableClient table, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (Page<TableEntity> page in table
+                .QueryAsync<TableEntity>(filter: (string?)null, maxPerPage: 1, select: ["PartitionKey"], cancellationToken: cancellationToken)
+                .AsPages(pageSizeHint: 1)
+                .ConfigureAwait(false))
+            {
+                break;
+            }
+
+            return true;
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404)
+        {
+            return false;
         }
     }
 
@@ -129,15 +168,23 @@ public sealed partial class TableAuditStore
         return new AuditAppendResult(records.Count - storedBefore.Count, storedBefore.Count, stored);
     }
 
-    /// <summary>Reads one record by id, or returns null when it is not stored.</summary>
+    /// <summary>Reads one record by id, or returns null when it is not stored or the table does not exist.</summary>
     /// <exception cref="FormatException">The id is not an audit record id, or the stored entity does not contain a sealed record.</exception>
     public async Task<SignedAuditRecord?> GetAsync(string recordId, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(recordId);
-        await EnsureTablesAsync(cancellationToken).ConfigureAwait(false);
-        NullableResponse<TableEntity> response = await _records
-            .GetEntityIfExistsAsync<TableEntity>(AuditTableKeys.RecordPartition(recordId), recordId, cancellationToken: cancellationToken)
-            .ConfigureAwait(false);
+        NullableResponse<TableEntity> response;
+        try
+        {
+            response = await _records
+                .GetEntityIfExistsAsync<TableEntity>(AuditTableKeys.RecordPartition(recordId), recordId, cancellationToken: cancellationToken)
+                .ConfigureAwait(false);
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404)
+        {
+            return null;
+        }
+
         return response.HasValue ? ToRecord(response.Value!) : null;
     }
 
@@ -184,7 +231,6 @@ public sealed partial class TableAuditStore
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(to, from);
         CheckPageSize(pageSize);
-        await EnsureTablesAsync(cancellationToken).ConfigureAwait(false);
 
         // Record ids start with their time, so a row key range selects a time range. The partition
         // range only spares the service from scanning other days.
@@ -198,7 +244,6 @@ public sealed partial class TableAuditStore
     {
         ArgumentException.ThrowIfNullOrEmpty(value);
         CheckPageSize(pageSize);
-        await EnsureTablesAsync(cancellationToken).ConfigureAwait(false);
 
         string filter = TableClient.CreateQueryFilter($"PartitionKey eq {AuditTableKeys.IndexPartition(kind, value)}");
         (IReadOnlyList<TableEntity> entries, string? next) = await FirstPageAsync(_index, filter, continuationToken, pageSize, cancellationToken).ConfigureAwait(false);
@@ -225,12 +270,19 @@ public sealed partial class TableAuditStore
         int pageSize,
         CancellationToken cancellationToken)
     {
-        await foreach (Page<TableEntity> page in table
-            .QueryAsync<TableEntity>(filter, pageSize, cancellationToken: cancellationToken)
-            .AsPages(continuationToken, pageSize)
-            .ConfigureAwait(false))
+        try
         {
-            return (page.Values, page.ContinuationToken);
+            await foreach (Page<TableEntity> page in table
+                .QueryAsync<TableEntity>(filter, pageSize, cancellationToken: cancellationToken)
+                .AsPages(continuationToken, pageSize)
+                .ConfigureAwait(false))
+            {
+                return (page.Values, page.ContinuationToken);
+            }
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404)
+        {
+            // No table means nothing was ever appended.
         }
 
         return ([], null);

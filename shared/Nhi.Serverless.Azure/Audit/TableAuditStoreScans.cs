@@ -1,3 +1,4 @@
+using Azure;
 using Azure.Data.Tables;
 using Nhi.Serverless.Audit;
 
@@ -22,18 +23,23 @@ public sealed partial class TableAuditStore
         return records;
     }
 
-    /// <summary>Returns the smallest record id in the table, or null when the table is empty.</summary>
+    /// <summary>Returns the smallest record id in the table, or null when the table is empty or does not exist.</summary>
     public async Task<string?> GetFirstRecordIdAsync(CancellationToken cancellationToken)
     {
-        await EnsureTablesAsync(cancellationToken).ConfigureAwait(false);
-
         // Table Storage returns entities in PartitionKey and then RowKey order, and record partitions are
         // dates, so the first entity of an unfiltered query has the smallest id.
-        await foreach (TableEntity entity in _records
-            .QueryAsync<TableEntity>(filter: (string?)null, maxPerPage: 1, select: ["RowKey"], cancellationToken: cancellationToken)
-            .ConfigureAwait(false))
+        try
         {
-            return entity.RowKey;
+            await foreach (TableEntity entity in _records
+                .QueryAsync<TableEntity>(filter: (string?)null, maxPerPage: 1, select: ["RowKey"], cancellationToken: cancellationToken)
+                .ConfigureAwait(false))
+            {
+                return entity.RowKey;
+            }
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404)
+        {
+            // No table means nothing was ever appended.
         }
 
         return null;
@@ -50,7 +56,6 @@ public sealed partial class TableAuditStore
     public async Task<IReadOnlyList<SignedAuditRecord>> ReadAfterAsync(string? afterKey, DateTimeOffset before, int maxRecords, CancellationToken cancellationToken)
     {
         CheckPageSize(maxRecords);
-        await EnsureTablesAsync(cancellationToken).ConfigureAwait(false);
 
         string beforeKey = AuditRecordIds.FormatTime(before);
         string filter = afterKey is null
@@ -59,15 +64,22 @@ public sealed partial class TableAuditStore
                 $"PartitionKey ge {AuditTableKeys.DatePartition(AuditRecordIds.GetTime(afterKey))} and PartitionKey le {AuditTableKeys.DatePartition(before)} and RowKey gt {afterKey} and RowKey lt {beforeKey}");
 
         var records = new List<SignedAuditRecord>(maxRecords);
-        await foreach (TableEntity entity in _records
-            .QueryAsync<TableEntity>(filter, Math.Min(maxRecords, MaxPageSize), cancellationToken: cancellationToken)
-            .ConfigureAwait(false))
+        try
         {
-            records.Add(ToRecord(entity));
-            if (records.Count == maxRecords)
+            await foreach (TableEntity entity in _records
+                .QueryAsync<TableEntity>(filter, Math.Min(maxRecords, MaxPageSize), cancellationToken: cancellationToken)
+                .ConfigureAwait(false))
             {
-                break;
+                records.Add(ToRecord(entity));
+                if (records.Count == maxRecords)
+                {
+                    break;
+                }
             }
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404)
+        {
+            // No table means nothing was ever appended.
         }
 
         return records;

@@ -84,7 +84,7 @@ public sealed partial class TableAuditTrail : IAuditTrail
 
     private async Task<AuditReceipt> AppendAsync(IReadOnlyList<JsonObject> records, string runId, string subject, CancellationToken cancellationToken)
     {
-        IReadOnlyList<SignedAuditRecord> sealedRecords = AuditChain.Seal(records, _signer);
+        IReadOnlyList<SignedAuditRecord> sealedRecords = await AuditChain.SealAsync(records, _signer, cancellationToken).ConfigureAwait(false);
         LogWriting(_logger, sealedRecords.Count, runId, subject, _signer.KeyId);
 
         AuditAppendResult appended = await _store.AppendAsync(sealedRecords, cancellationToken).ConfigureAwait(false);

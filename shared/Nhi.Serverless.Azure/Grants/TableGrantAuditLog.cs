@@ -26,7 +26,7 @@ public sealed class TableGrantAuditLog(
         ArgumentNullException.ThrowIfNull(auditEvent);
 
         JsonObject record = auditEvent.ToRecord(new AuditRedactor(fingerprinter));
-        IReadOnlyList<SignedAuditRecord> sealedRecords = AuditChain.Seal([record], signer);
+        IReadOnlyList<SignedAuditRecord> sealedRecords = await AuditChain.SealAsync([record], signer, cancellationToken);
         AuditAppendResult appended = await store.AppendAsync(sealedRecords, cancellationToken);
         SignedAuditRecord stored = appended.Stored[0];
 

@@ -25,8 +25,16 @@ public static class AuditChain
     ];
 
     /// <summary>Seals the unsigned records of one stream, in order.</summary>
+    /// <remarks>With a remote signer, such as AWS KMS, this blocks the thread on each call; use <see cref="SealAsync"/> there.</remarks>
     /// <exception cref="ArgumentException">The records are empty, span streams, are not numbered 1, 2, 3..., or were sealed already.</exception>
-    public static IReadOnlyList<SignedAuditRecord> Seal(IReadOnlyList<JsonObject> records, IAuditSigner signer)
+    /// <exception cref="AuditSigningException">The signer failed.</exception>
+    public static IReadOnlyList<SignedAuditRecord> Seal(IReadOnlyList<JsonObject> records, IAuditSigner signer) =>
+        SealAsync(records, signer, CancellationToken.None).GetAwaiter().GetResult();
+
+    /// <summary>Seals the unsigned records of one stream, in order, signing each with <see cref="IAuditSigner.SignAsync"/>.</summary>
+    /// <exception cref="ArgumentException">The records are empty, span streams, are not numbered 1, 2, 3..., or were sealed already.</exception>
+    /// <exception cref="AuditSigningException">The signer failed.</exception>
+    public static async Task<IReadOnlyList<SignedAuditRecord>> SealAsync(IReadOnlyList<JsonObject> records, IAuditSigner signer, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(records);
         ArgumentNullException.ThrowIfNull(signer);
@@ -44,20 +52,31 @@ public static class AuditChain
             JsonObject record = records[i].DeepClone().AsObject();
             CheckUnsealed(record, stream, i + 1);
 
-            record[AuditRecordFields.KeyId] = signer.KeyId;
-            record[AuditRecordFields.Algorithm] = signer.Algorithm;
             record[AuditRecordFields.PrevHash] = previousHash;
-
-            byte[] canonical = CanonicalBody(record);
-            string hash = Convert.ToHexStringLower(SHA256.HashData(canonical));
-            record[AuditRecordFields.Hash] = hash;
-            record[AuditRecordFields.Signature] = Base64Url.EncodeToString(signer.Sign(canonical));
-
+            previousHash = await SignAsync(record, signer, cancellationToken).ConfigureAwait(false);
             sealedRecords.Add(SignedAuditRecord.FromSealed(record));
-            previousHash = hash;
         }
 
         return sealedRecords;
+    }
+
+    /// <summary>
+    /// Seals a JSON object the way records, checkpoints and export manifests are sealed: sets
+    /// <c>kid</c> and <c>alg</c>, then <c>hash</c> and <c>signature</c> over the canonical JSON of the
+    /// rest (<see cref="CanonicalBody"/>).
+    /// </summary>
+    /// <returns>The lowercase hex <c>hash</c>.</returns>
+    /// <exception cref="AuditSigningException">The signer failed.</exception>
+    internal static async Task<string> SignAsync(JsonObject target, IAuditSigner signer, CancellationToken cancellationToken)
+    {
+        target[AuditRecordFields.KeyId] = signer.KeyId;
+        target[AuditRecordFields.Algorithm] = signer.Algorithm;
+        byte[] canonical = CanonicalBody(target);
+        string hash = Convert.ToHexStringLower(SHA256.HashData(canonical));
+        byte[] signature = await signer.SignAsync(canonical, cancellationToken).ConfigureAwait(false);
+        target[AuditRecordFields.Hash] = hash;
+        target[AuditRecordFields.Signature] = Base64Url.EncodeToString(signature);
+        return hash;
     }
 
     /// <summary>Returns the canonical JSON bytes that are hashed and signed: the record without <c>hash</c> and <c>signature</c>.</summary>

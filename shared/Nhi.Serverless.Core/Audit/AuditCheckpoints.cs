@@ -1,6 +1,4 @@
-using System.Buffers.Text;
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 
@@ -31,14 +29,29 @@ public static class AuditCheckpoints
     /// <param name="trustedKeys">The keys whose signatures count as valid.</param>
     /// <param name="signer">Signs the checkpoint.</param>
     /// <param name="createdAt">The sealing time.</param>
+    /// <remarks>With a remote signer, such as AWS KMS, this blocks the thread on the call; use <see cref="SealAsync"/> there.</remarks>
     /// <exception cref="ArgumentException">The window does not follow the previous one, or the records are out of order or outside the window.</exception>
+    /// <exception cref="AuditSigningException">The signer failed.</exception>
     public static SignedAuditCheckpoint Seal(
         SignedAuditCheckpoint? previous,
         AuditCheckpointWindow window,
         IReadOnlyList<SignedAuditRecord> records,
         Jwks trustedKeys,
         IAuditSigner signer,
-        DateTimeOffset createdAt)
+        DateTimeOffset createdAt) =>
+        SealAsync(previous, window, records, trustedKeys, signer, createdAt, CancellationToken.None).GetAwaiter().GetResult();
+
+    /// <summary>Verifies the window's records and seals the checkpoint like <see cref="Seal"/>, signing with <see cref="IAuditSigner.SignAsync"/>.</summary>
+    /// <exception cref="ArgumentException">The window does not follow the previous one, or the records are out of order or outside the window.</exception>
+    /// <exception cref="AuditSigningException">The signer failed.</exception>
+    public static async Task<SignedAuditCheckpoint> SealAsync(
+        SignedAuditCheckpoint? previous,
+        AuditCheckpointWindow window,
+        IReadOnlyList<SignedAuditRecord> records,
+        Jwks trustedKeys,
+        IAuditSigner signer,
+        DateTimeOffset createdAt,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(records);
         ArgumentNullException.ThrowIfNull(trustedKeys);
@@ -52,7 +65,7 @@ public static class AuditCheckpoints
         List<RejectedAuditRecord> rejected = VerifyRecords(records, trustedKeys);
 
         var tree = new MerkleTree();
-        Span<byte> leaf = stackalloc byte[MerkleTree.HashSize];
+        byte[] leaf = new byte[MerkleTree.HashSize];
         foreach (SignedAuditRecord record in records)
         {
             AddLeaf(tree, record.Hash, leaf);
@@ -79,13 +92,9 @@ public static class AuditCheckpoints
             [AuditCheckpointFields.PreviousId] = previous?.Id,
             [AuditCheckpointFields.PreviousHash] = previous?.Hash ?? GenesisHash,
             [AuditCheckpointFields.CreatedAt] = AuditRecordStream.FormatTime(createdAt.ToUniversalTime()),
-            [AuditRecordFields.KeyId] = signer.KeyId,
-            [AuditRecordFields.Algorithm] = signer.Algorithm,
         };
 
-        byte[] canonical = JsonCanonicalizer.Canonicalize(checkpoint);
-        checkpoint[AuditRecordFields.Hash] = Convert.ToHexStringLower(SHA256.HashData(canonical));
-        checkpoint[AuditRecordFields.Signature] = Base64Url.EncodeToString(signer.Sign(canonical));
+        await AuditChain.SignAsync(checkpoint, signer, cancellationToken).ConfigureAwait(false);
         return SignedAuditCheckpoint.FromSealed(checkpoint);
     }
 

@@ -28,8 +28,9 @@ public sealed record AuditExportManifest(
 /// <summary>The result of verifying an export folder.</summary>
 /// <param name="Trail">The verification of the records against the checkpoints and keys.</param>
 /// <param name="Manifest">The folder's manifest.</param>
-/// <param name="FolderProblems">Differences between the files and the manifest, such as a record count that does not match.</param>
-public sealed record AuditExportReport(AuditTrailReport Trail, AuditExportManifest Manifest, IReadOnlyList<string> FolderProblems)
+/// <param name="FolderProblems">Problems with the manifest and the other files: a manifest signature that does not verify, a jwks.json that differs from the manifest's copy, or a count that does not match.</param>
+/// <param name="ManifestKeyId">The kid that signed the manifest; null when it is not signed.</param>
+public sealed record AuditExportReport(AuditTrailReport Trail, AuditExportManifest Manifest, IReadOnlyList<string> FolderProblems, string? ManifestKeyId)
 {
     /// <summary>True when the trail verified and the files match the manifest.</summary>
     public bool Valid => Trail.Valid && FolderProblems.Count == 0;
@@ -41,10 +42,11 @@ public sealed record AuditExportReport(AuditTrailReport Trail, AuditExportManife
 /// manifest.json. It verifies offline with nothing else.
 /// </summary>
 /// <remarks>
-/// NOTE: the manifest and jwks.json are not signed, so they show only what the exporter saw. Compare the
-/// key ids with a copy of the keys you trust, such as the host's /.well-known/jwks.json. Pass the time
-/// that checkpoints must reach when you know it, because someone who can change the files can also
-/// shorten the manifest's range.
+/// The manifest contains a copy of jwks.json and is sealed like a checkpoint (<c>kid</c>, <c>alg</c>,
+/// <c>hash</c>, <c>signature</c>), so an edited range, count or key set is detected. A manifest and
+/// key set that were replaced together, and signed with a key added to them, still verify against the
+/// folder's own jwks.json. Verify with a copy of the keys you trust, such as the host's
+/// /.well-known/jwks.json, or compare the key ids with it.
 /// </remarks>
 public static class AuditExportFolder
 {
@@ -56,12 +58,20 @@ public static class AuditExportFolder
     /// <summary>The value of the manifest's <c>format</c> member.</summary>
     public const string FormatName = "nhi-audit-export/1";
 
+    /// <summary>The manifest member with the signed copy of jwks.json.</summary>
+    public const string JwksMember = "jwks";
+
     private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
 
-    /// <summary>Writes manifest.json.</summary>
-    public static void WriteManifest(string directory, AuditExportManifest manifest)
+    /// <summary>Writes jwks.json and manifest.json, the manifest with a copy of the key set and sealed by the signer.</summary>
+    /// <exception cref="AuditSigningException">The signer failed.</exception>
+    public static async Task WriteManifestAsync(string directory, AuditExportManifest manifest, Jwks jwks, IAuditSigner signer, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(manifest);
+        ArgumentNullException.ThrowIfNull(jwks);
+        ArgumentNullException.ThrowIfNull(signer);
+        await File.WriteAllTextAsync(Path.Combine(directory, JwksFile), jwks.ToJson() + "\n", Utf8, cancellationToken).ConfigureAwait(false);
+
         var json = new JsonObject
         {
             ["format"] = FormatName,
@@ -74,21 +84,27 @@ public static class AuditExportFolder
             ["checkpointed_through"] = manifest.CheckpointedThrough is { } through ? FormatTime(through) : null,
             ["exported_at"] = FormatTime(manifest.ExportedAt),
             ["key_ids"] = new JsonArray(manifest.KeyIds.Select(kid => (JsonNode)kid).ToArray()),
+            [JwksMember] = jwks.ToJsonObject(),
         };
-        File.WriteAllText(Path.Combine(directory, ManifestFile), json.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n", Utf8);
+        await AuditChain.SignAsync(json, signer, cancellationToken).ConfigureAwait(false);
+        await File.WriteAllTextAsync(Path.Combine(directory, ManifestFile), json.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n", Utf8, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Reads manifest.json.</summary>
     /// <exception cref="FormatException">The manifest is not an export manifest of this format.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    public static AuditExportManifest ReadManifest(string directory)
+    public static AuditExportManifest ReadManifest(string directory) => ToManifest(ReadManifestJson(directory), Path.Combine(directory, ManifestFile));
+
+    private static JsonObject ReadManifestJson(string directory)
     {
         string path = Path.Combine(directory, ManifestFile);
-        if (JsonNode.Parse(File.ReadAllText(path)) is not JsonObject json || JsonRead.String(json, "format") != FormatName)
-        {
-            throw new FormatException($"{path} is not an audit export manifest; expected a JSON object with \"format\": \"{FormatName}\".");
-        }
+        return JsonNode.Parse(File.ReadAllText(path)) is JsonObject json && JsonRead.String(json, "format") == FormatName
+            ? json
+            : throw new FormatException($"{path} is not an audit export manifest; expected a JSON object with \"format\": \"{FormatName}\".");
+    }
 
+    private static AuditExportManifest ToManifest(JsonObject json, string path)
+    {
         string through = JsonRead.String(json, "checkpointed_through") ?? "";
         return new AuditExportManifest(
             ReadTime(json, "from", path),
@@ -103,12 +119,13 @@ public static class AuditExportFolder
     }
 
     /// <summary>
-    /// Verifies an export folder: the records against the checkpoints and the JWKS, checkpoints up to
-    /// the manifest's <c>checkpointed_through</c> unless <paramref name="checkpointsRequiredThrough"/> is
-    /// given, and the record and checkpoint counts against the manifest.
+    /// Verifies an export folder: the manifest's signature, jwks.json against the manifest's copy, the
+    /// records against the checkpoints and the JWKS, checkpoints up to the manifest's
+    /// <c>checkpointed_through</c> unless <paramref name="checkpointsRequiredThrough"/> is given, and
+    /// the record and checkpoint counts against the manifest.
     /// </summary>
     /// <param name="directory">The export folder.</param>
-    /// <param name="jwks">Keys to use instead of the folder's jwks.json; null to use that file.</param>
+    /// <param name="jwks">Trusted keys to use instead of the folder's jwks.json, for the manifest, checkpoints and records; null to use that file.</param>
     /// <param name="checkpointsRequiredThrough">The time checkpoints must reach; null for the manifest's value.</param>
     /// <param name="verifyAllSignatures">Also check the signature of every checkpointed record.</param>
     /// <exception cref="FormatException">A file is not in the export format.</exception>
@@ -116,8 +133,12 @@ public static class AuditExportFolder
     public static AuditExportReport Verify(string directory, Jwks? jwks = null, DateTimeOffset? checkpointsRequiredThrough = null, bool verifyAllSignatures = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
-        AuditExportManifest manifest = ReadManifest(directory);
-        jwks ??= Jwks.Parse(File.ReadAllText(Path.Combine(directory, JwksFile)));
+        JsonObject manifestJson = ReadManifestJson(directory);
+        AuditExportManifest manifest = ToManifest(manifestJson, Path.Combine(directory, ManifestFile));
+        string folderJwks = File.ReadAllText(Path.Combine(directory, JwksFile));
+        jwks ??= Jwks.Parse(folderJwks);
+        var folderProblems = new List<string>();
+        string? manifestKeyId = CheckManifest(manifestJson, folderJwks, jwks, folderProblems);
         List<string> checkpoints = File.ReadLines(Path.Combine(directory, CheckpointsFile))
             .Where(line => !string.IsNullOrWhiteSpace(line))
             .ToList();
@@ -134,7 +155,6 @@ public static class AuditExportFolder
             trail = AuditVerifier.VerifyTrail(records, checkpoints, jwks, options);
         }
 
-        var folderProblems = new List<string>();
         if (trail.RecordCount != manifest.RecordCount)
         {
             folderProblems.Add($"{RecordsFile} has {Format(trail.RecordCount)} records but {ManifestFile} states {Format(manifest.RecordCount)}");
@@ -145,7 +165,48 @@ public static class AuditExportFolder
             folderProblems.Add($"{CheckpointsFile} has {Format(checkpoints.Count)} checkpoints but {ManifestFile} states {Format(manifest.CheckpointCount)}");
         }
 
-        return new AuditExportReport(trail, manifest, folderProblems);
+        return new AuditExportReport(trail, manifest, folderProblems, manifestKeyId);
+    }
+
+    /// <summary>Checks the manifest's seal against the keys and jwks.json against the manifest's signed copy.</summary>
+    /// <returns>The kid that signed the manifest, or null when it is not signed.</returns>
+    private static string? CheckManifest(JsonObject manifest, string folderJwks, Jwks keys, List<string> problems)
+    {
+        string? kid = JsonRead.String(manifest, AuditRecordFields.KeyId);
+        if (kid is null || !manifest.ContainsKey(AuditRecordFields.Signature))
+        {
+            problems.Add($"{ManifestFile} is not signed, so its range, counts and key set cannot be trusted; export again with a signing key");
+            return null;
+        }
+
+        VerificationResult seal = AuditVerifier.VerifySealed(manifest, keys, ManifestFile);
+        if (!seal.Valid)
+        {
+            problems.Add(seal.Reason);
+        }
+
+        if (manifest[JwksMember] is not JsonObject signedCopy)
+        {
+            problems.Add($"{ManifestFile} has no \"{JwksMember}\" copy of the key set");
+            return kid;
+        }
+
+        JsonNode? fileCopy;
+        try
+        {
+            fileCopy = JsonNode.Parse(folderJwks);
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            fileCopy = null;
+        }
+
+        if (fileCopy is null || !JsonNode.DeepEquals(fileCopy, signedCopy))
+        {
+            problems.Add($"{JwksFile} differs from the signed copy in {ManifestFile}: a key was added, removed or changed after the export");
+        }
+
+        return kid;
     }
 
     /// <summary>Formats a time as the export files do, such as "2025-03-01T10:00:00.000Z".</summary>

@@ -13,5 +13,20 @@ public interface IAuditSigner
     JsonWebKey PublicJwk { get; }
 
     /// <summary>Signs the data and returns the signature in the form JWS uses: IEEE P1363 r||s, 64 bytes for ES256.</summary>
+    /// <exception cref="AuditSigningException">A remote signer failed; the message names the key and the cause.</exception>
     byte[] Sign(ReadOnlySpan<byte> data);
+
+    /// <summary>
+    /// Signs the data like <see cref="Sign"/>. A signer that calls a remote service overrides it, so
+    /// that no thread blocks on the call; the default signs synchronously.
+    /// </summary>
+    /// <exception cref="AuditSigningException">A remote signer failed; the message names the key and the cause.</exception>
+    Task<byte[]> SignAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return Task.FromResult(Sign(data.Span));
+    }
 }
+
+/// <summary>Thrown when a signer cannot sign. The message names the key and the cause, and never contains a credential.</summary>
+public sealed class AuditSigningException(string message, Exception? innerException = null) : Exception(message, innerException);

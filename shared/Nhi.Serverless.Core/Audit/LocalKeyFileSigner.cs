@@ -40,6 +40,17 @@ public sealed class LocalKeyFileSigner : IAuditSigner, IDisposable
         return LoadOrCreate(options.KeyFilePath);
     }
 
+    /// <summary>Loads the signing key from an existing PKCS#8 PEM file; never creates one.</summary>
+    /// <exception cref="InvalidOperationException">The file does not exist, is readable by group or others, is not PEM, or contains a key other than an unencrypted P-256 key.</exception>
+    public static LocalKeyFileSigner Load(string keyFilePath)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(keyFilePath);
+        string fullPath = Path.GetFullPath(keyFilePath);
+        return File.Exists(fullPath)
+            ? LoadOrCreate(fullPath)
+            : throw new InvalidOperationException($"The audit signing key file '{fullPath}' does not exist; expected the PKCS#8 PEM key that signs the audit records.");
+    }
+
     /// <summary>Loads the signing key from a PKCS#8 PEM file, creating a new P-256 key there when the file does not exist.</summary>
     /// <exception cref="InvalidOperationException">The file is readable by group or others, is not PEM, or contains a key other than an unencrypted P-256 key.</exception>
     public static LocalKeyFileSigner LoadOrCreate(string keyFilePath)
@@ -68,6 +79,31 @@ public sealed class LocalKeyFileSigner : IAuditSigner, IDisposable
         }
 
         return new LocalKeyFileSigner(key, fullPath, created);
+    }
+
+    /// <summary>
+    /// Rotates the signing key: adds the current key's public half to the retired keys' JWKS, then
+    /// replaces the key file with a new P-256 key. The old private key is gone afterwards, and records
+    /// it signed verify with the retired public key.
+    /// </summary>
+    /// <returns>The signer with the new key.</returns>
+    /// <exception cref="AuditConfigurationException">The options are invalid.</exception>
+    /// <exception cref="InvalidOperationException">The key file does not exist or cannot be read.</exception>
+    /// <exception cref="FormatException">The retired keys file is not a JWKS document.</exception>
+    public static LocalKeyFileSigner Rotate(AuditSigningOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.ThrowIfInvalid();
+        string retiredKeysPath = options.ResolveRetiredKeysFilePath()!;
+        using (LocalKeyFileSigner current = Load(options.KeyFilePath))
+        {
+            // The public key is kept before the private key is replaced, so a failure in between
+            // loses no key that signed records.
+            RetiredAuditKeys.Add(retiredKeysPath, current.PublicJwk);
+        }
+
+        OwnerOnlyKeyFile.Replace(options.KeyFilePath, CreateKeyPem());
+        return LoadOrCreate(options.KeyFilePath);
     }
 
     public byte[] Sign(ReadOnlySpan<byte> data)

@@ -62,6 +62,23 @@ internal static class OwnerOnlyKeyFile
         }
     }
 
+    /// <summary>Replaces the file's text in one rename, so a reader sees the old key or the new one, never a mix. The new file has mode 0600.</summary>
+    public static void Replace(string path, string contents)
+    {
+        string fullPath = Path.GetFullPath(path);
+        string directory = Path.GetDirectoryName(fullPath)!;
+        string temporaryPath = Path.Combine(directory, $".{Path.GetFileName(fullPath)}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}.tmp");
+        try
+        {
+            WriteOwnerOnly(temporaryPath, contents);
+            File.Move(temporaryPath, fullPath, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temporaryPath);
+        }
+    }
+
     private static void EnsureDirectory(string directory)
     {
         if (Directory.Exists(directory))

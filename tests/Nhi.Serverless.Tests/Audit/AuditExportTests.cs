@@ -35,12 +35,136 @@ public sealed class AuditExportTests : IAsyncLifetime, IDisposable
         Assert.True(report.Valid, string.Join("; ", report.Trail.Problems.Select(problem => problem.ToString()).Concat(report.FolderProblems)));
         Assert.Equal(_trail.Records.Count, report.Trail.RecordCount);
         Assert.Equal(4, report.Trail.CheckpointCount);
+        Assert.Equal(_tables.Signer.KeyId, report.ManifestKeyId);
+    }
+
+    [Fact]
+    public async Task EditedManifestFailsVerification()
+    {
+        string folder = await ExportAsync(At(0), At(40));
+        string records = Path.Combine(folder, AuditExportFolder.RecordsFile);
+        List<string> lines = (await File.ReadAllLinesAsync(records)).ToList();
+        lines.RemoveAt(lines.Count - 1);
+        await File.WriteAllLinesAsync(records, lines);
+        await EditManifestAsync(folder, manifest => manifest["record_count"] = lines.Count);
+
+        AuditExportReport report = AuditExportFolder.Verify(folder);
+
+        Assert.False(report.Valid);
+        Assert.Contains("manifest.json does not match its hash: its content changed after it was signed", report.FolderProblems);
+        Assert.DoesNotContain(report.FolderProblems, problem => problem.Contains("records.jsonl has", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ShortenedRangeFailsVerification()
+    {
+        string folder = await ExportAsync(At(0), At(40));
+        string checkpoints = Path.Combine(folder, AuditExportFolder.CheckpointsFile);
+        List<string> lines = (await File.ReadAllLinesAsync(checkpoints)).ToList();
+        lines.RemoveAt(lines.Count - 1);
+        await File.WriteAllLinesAsync(checkpoints, lines);
+        await EditManifestAsync(folder, manifest =>
+        {
+            manifest["checkpoint_count"] = lines.Count;
+            manifest["checkpointed_through"] = AuditExportFolder.FormatTime(At(30));
+        });
+
+        AuditExportReport report = AuditExportFolder.Verify(folder);
+
+        Assert.True(report.Trail.Valid, string.Join("; ", report.Trail.Problems));
+        Assert.Equal(["manifest.json does not match its hash: its content changed after it was signed"], report.FolderProblems);
+    }
+
+    [Fact]
+    public async Task EditedJwksFailsVerification()
+    {
+        string folder = await ExportAsync(At(0), At(40));
+        using var keys = new TemporaryDirectory();
+        using LocalKeyFileSigner other = LocalKeyFileSigner.LoadOrCreate(keys.File("other.pem"));
+        string jwksPath = Path.Combine(folder, AuditExportFolder.JwksFile);
+        Jwks edited = new([.. Jwks.Parse(await File.ReadAllTextAsync(jwksPath)).Keys, other.PublicJwk]);
+        await File.WriteAllTextAsync(jwksPath, edited.ToJson());
+
+        AuditExportReport report = AuditExportFolder.Verify(folder);
+
+        Assert.False(report.Valid);
+        Assert.Contains("jwks.json differs from the signed copy in manifest.json: a key was added, removed or changed after the export", report.FolderProblems);
+    }
+
+    [Fact]
+    public async Task ResignedManifestFailsWithTrustedKeys()
+    {
+        string folder = await ExportAsync(At(0), At(40));
+        using var keys = new TemporaryDirectory();
+        using LocalKeyFileSigner forger = LocalKeyFileSigner.LoadOrCreate(keys.File("forger.pem"));
+        AuditExportManifest original = AuditExportFolder.ReadManifest(folder);
+        var forgedKeys = new Jwks([.. Jwks.Parse(await File.ReadAllTextAsync(Path.Combine(folder, AuditExportFolder.JwksFile))).Keys, forger.PublicJwk]);
+        await AuditExportFolder.WriteManifestAsync(folder, original with { CheckpointedThrough = At(20) }, forgedKeys, forger, CancellationToken.None);
+
+        AuditExportReport selfContained = AuditExportFolder.Verify(folder);
+        AuditExportReport trusted = AuditExportFolder.Verify(folder, _tables.Jwks);
+
+        Assert.Equal(forger.KeyId, selfContained.ManifestKeyId);
+        Assert.Empty(selfContained.FolderProblems);
+        Assert.False(trusted.Valid);
+        Assert.Contains($"manifest.json: unknown kid '{forger.KeyId}': no key in the JWKS has this id", trusted.FolderProblems);
+    }
+
+    [Fact]
+    public async Task UnsignedManifestFailsVerification()
+    {
+        string folder = await ExportAsync(At(0), At(40));
+        await EditManifestAsync(folder, manifest =>
+        {
+            manifest.Remove("kid");
+            manifest.Remove("alg");
+            manifest.Remove("hash");
+            manifest.Remove("signature");
+        });
+
+        AuditExportReport report = AuditExportFolder.Verify(folder);
+
+        Assert.Null(report.ManifestKeyId);
+        Assert.Contains(report.FolderProblems, problem => problem.StartsWith("manifest.json is not signed", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task CliVerifyReportsEditedManifest()
+    {
+        string folder = await ExportAsync(At(0), At(40));
+        await EditManifestAsync(folder, manifest => manifest["to"] = AuditExportFolder.FormatTime(At(20)));
+
+        (int code, string output) = await RunCliAsync("verify", folder);
+
+        Assert.Equal(1, code);
+        Assert.Contains($"manifest signed with key {_tables.Signer.KeyId}", output, StringComparison.Ordinal);
+        Assert.Contains("PROBLEM Folder: manifest.json does not match its hash", output, StringComparison.Ordinal);
+        Assert.Contains("FAILED", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CliExportNeedsSigningKey()
+    {
+        var root = new RootCommand { AuditCommand.Create() };
+        using var output = new StringWriter();
+        string[] args =
+        [
+            "audit", "export", "--from", "2032-01-05T08:00:00Z", "--to", "2032-01-05T08:00:40Z", "--out", _directory.File("unsigned"),
+            "--connection-string", Infrastructure.LocalStack.Get(AuditTablesFixture.ConnectionStringKey),
+            "--signing-key", _directory.File("missing.pem"),
+        ];
+
+        int code = await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = output });
+
+        Assert.Equal(2, code);
+        Assert.Contains($"'{_directory.File("missing.pem")}' does not exist", output.ToString(), StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_directory.File("unsigned"), AuditExportFolder.ManifestFile)));
     }
 
     [Fact]
     public async Task ExportWidensToWholeWindows()
     {
-        AuditExportManifest manifest = await new AuditExporter(_tables.Store, _tables.Checkpoints)
+        AuditExportManifest manifest = await new AuditExporter(_tables.Store, _tables.Checkpoints, _tables.Signer)
             .ExportAsync(At(13), At(17), _directory.File("partial"), null, CancellationToken.None);
 
         Assert.Equal(At(10), manifest.RecordsFrom);
@@ -79,7 +203,7 @@ public sealed class AuditExportTests : IAsyncLifetime, IDisposable
     {
         string folder = await ExportAsync(At(0), At(40));
 
-        await Assert.ThrowsAsync<IOException>(() => new AuditExporter(_tables.Store, _tables.Checkpoints).ExportAsync(At(0), At(40), folder, null, CancellationToken.None));
+        await Assert.ThrowsAsync<IOException>(() => new AuditExporter(_tables.Store, _tables.Checkpoints, _tables.Signer).ExportAsync(At(0), At(40), folder, null, CancellationToken.None));
     }
 
     [Fact]
@@ -158,8 +282,16 @@ public sealed class AuditExportTests : IAsyncLifetime, IDisposable
     private async Task<string> ExportAsync(DateTimeOffset from, DateTimeOffset to)
     {
         string folder = _directory.File("export-" + Guid.NewGuid().ToString("N")[..6]);
-        await new AuditExporter(_tables.Store, _tables.Checkpoints).ExportAsync(from, to, folder, null, CancellationToken.None);
+        await new AuditExporter(_tables.Store, _tables.Checkpoints, _tables.Signer).ExportAsync(from, to, folder, null, CancellationToken.None);
         return folder;
+    }
+
+    private static async Task EditManifestAsync(string folder, Action<JsonObject> edit)
+    {
+        string path = Path.Combine(folder, AuditExportFolder.ManifestFile);
+        JsonObject manifest = JsonNode.Parse(await File.ReadAllTextAsync(path))!.AsObject();
+        edit(manifest);
+        await File.WriteAllTextAsync(path, manifest.ToJsonString());
     }
 
     private async Task<(int Code, string Output)> RunCliAsync(params string[] args)
@@ -178,7 +310,12 @@ public sealed class AuditExportTests : IAsyncLifetime, IDisposable
             "--index-table", _tables.StoreOptions.IndexTableName,
             "--checkpoints-table", _tables.CheckpointTableName,
         ];
-        string[] full = args[0] == "verify" ? ["audit", .. args] : ["audit", .. args, .. tableArgs];
+        string[] full = args[0] switch
+        {
+            "verify" => ["audit", .. args],
+            "export" => ["audit", .. args, .. tableArgs, "--signing-key", _tables.Signer.KeyFilePath],
+            _ => ["audit", .. args, .. tableArgs],
+        };
         var root = new RootCommand { AuditCommand.Create() };
         using var output = new StringWriter();
         using var error = new StringWriter();

@@ -50,12 +50,63 @@ public sealed class AuditOptionsTests
         {
             ["NHI_AUDIT_SIGNING_KEY_FILE"] = "/var/lib/nhi/signing.pem",
             ["NHI_AUDIT_FINGERPRINT_KEY_FILE"] = "/var/lib/nhi/fingerprint.key",
+            ["NHI_AUDIT_SIGNER"] = "aws-kms",
+            ["NHI_AUDIT_KMS_KEY_ID"] = "alias/nhi-audit",
+            ["NHI_AUDIT_KMS_SERVICE_URL"] = "https://kms.eu-west-1.amazonaws.com",
         };
 
         AuditSigningOptions options = AuditSigningOptions.FromEnvironment(name => variables.GetValueOrDefault(name));
 
         Assert.Equal("/var/lib/nhi/signing.pem", options.KeyFilePath);
         Assert.Equal("/var/lib/nhi/fingerprint.key", options.FingerprintKeyFilePath);
+        Assert.Equal("aws-kms", options.Signer);
+        Assert.Equal("alias/nhi-audit", options.KmsKeyId);
+        Assert.Equal("https://kms.eu-west-1.amazonaws.com", options.KmsServiceUrl);
+    }
+
+    [Theory]
+    [InlineData("1234abcd-12ab-34cd-56ef-1234567890ab")]
+    [InlineData("mrk-1234abcd12ab34cd56ef1234567890ab")]
+    [InlineData("arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab")]
+    [InlineData("alias/nhi-audit")]
+    [InlineData("arn:aws-us-gov:kms:us-gov-west-1:111122223333:alias/nhi-audit")]
+    public void KmsSignerNeedsNoKeyFile(string keyId)
+    {
+        var options = new AuditSigningOptions { Signer = "aws-kms", KmsKeyId = keyId };
+
+        Assert.Empty(options.Validate());
+    }
+
+    [Theory]
+    [InlineData("nhi-audit")]
+    [InlineData("arn:aws:kms:eu-west-1:111122223333:1234abcd-12ab-34cd-56ef-1234567890ab")]
+    [InlineData("arn:aws:s3:::bucket")]
+    public void MalformedKmsKeyIdRejected(string keyId)
+    {
+        string error = Assert.Single(new AuditSigningOptions { Signer = "aws-kms", KmsKeyId = keyId }.Validate());
+
+        Assert.Contains($"Audit:Signing:KmsKeyId (NHI_AUDIT_KMS_KEY_ID) is '{keyId}'", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PlainHttpKmsUrlRejected()
+    {
+        var options = new AuditSigningOptions { Signer = "aws-kms", KmsKeyId = "alias/nhi-audit", KmsServiceUrl = "http://kms.example.com" };
+
+        string error = Assert.Single(options.Validate());
+
+        Assert.Contains("Audit:Signing:KmsServiceUrl", error, StringComparison.Ordinal);
+        Assert.Contains("expected https", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void UnknownSignerRejected()
+    {
+        var options = new AuditSigningOptions { Signer = "vault", KeyFilePath = "/var/lib/nhi/signing.pem" };
+
+        string error = Assert.Single(options.Validate());
+
+        Assert.Contains("Audit:Signing:Signer (NHI_AUDIT_SIGNER) is 'vault'; expected 'local'", error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -138,6 +138,27 @@ public sealed class CheckpointWriterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RetiredKeysPublished()
+    {
+        using var directory = new TemporaryDirectory();
+        using LocalKeyFileSigner retired = LocalKeyFileSigner.LoadOrCreate(directory.File("retired.pem"));
+        var trusted = new Jwks([_tables.Signer.PublicJwk, retired.PublicJwk]);
+        var writer = new CheckpointWriter(_tables.Store, _tables.Checkpoints, _tables.Signer, trusted, new AuditCheckpointOptions
+        {
+            TableName = _tables.CheckpointTableName,
+            Window = Window,
+            CloseDelay = TimeSpan.Zero,
+        });
+
+        await writer.CloseEndedWindowsAsync(At(40), CancellationToken.None);
+        IReadOnlyList<JsonWebKey> keys = await _tables.Checkpoints.ReadKeysAsync(CancellationToken.None);
+
+        Assert.Equal(2, keys.Count);
+        Assert.Contains(retired.PublicJwk, keys);
+        Assert.Contains(_tables.Signer.PublicJwk, keys);
+    }
+
+    [Fact]
     public async Task RangeQueryReturnsOverlappingWindows()
     {
         await _tables.CreateWriter(Window).CloseEndedWindowsAsync(At(40), CancellationToken.None);

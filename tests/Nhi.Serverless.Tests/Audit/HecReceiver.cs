@@ -1,11 +1,5 @@
 using System.Collections.Concurrent;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Nhi.Serverless.Tests.Audit;
 
@@ -15,31 +9,19 @@ namespace Nhi.Serverless.Tests.Audit;
 /// </summary>
 internal sealed class HecReceiver : IAsyncDisposable
 {
-    private readonly WebApplication _app;
     private readonly ConcurrentQueue<(int Status, string Body)> _responses = new();
-
-    private HecReceiver(WebApplication app)
-    {
-        _app = app;
-    }
+    private LoopbackServer? _server;
 
     /// <summary>The requests received, in order.</summary>
     public ConcurrentQueue<ReceivedRequest> Requests { get; } = new();
 
     /// <summary>The base URL, such as http://127.0.0.1:41234.</summary>
-    public string Url { get; private set; } = "";
+    public string Url => _server!.Url;
 
     public static async Task<HecReceiver> StartAsync()
     {
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        WebApplication app = builder.Build();
-        var receiver = new HecReceiver(app);
-        app.Run(receiver.HandleAsync);
-
-        await app.StartAsync();
-        receiver.Url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        var receiver = new HecReceiver();
+        receiver._server = await LoopbackServer.StartAsync(receiver.HandleAsync);
         return receiver;
     }
 
@@ -48,8 +30,7 @@ internal sealed class HecReceiver : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        await _server!.DisposeAsync();
     }
 
     private async Task HandleAsync(HttpContext context)

@@ -1,11 +1,5 @@
 using System.Collections.Concurrent;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Nhi.Serverless.Tests.Audit;
 
@@ -21,32 +15,24 @@ internal sealed record CapturedRequest(string Method, string Path, string Query,
 /// </summary>
 internal sealed class ScriptedHttpReceiver : IAsyncDisposable
 {
-    private readonly WebApplication _app;
     private readonly ConcurrentQueue<ScriptedResponse> _responses = new();
     private readonly ScriptedResponse _default;
+    private LoopbackServer? _server;
 
-    private ScriptedHttpReceiver(WebApplication app, ScriptedResponse defaultResponse)
+    private ScriptedHttpReceiver(ScriptedResponse defaultResponse)
     {
-        _app = app;
         _default = defaultResponse;
     }
 
     public ConcurrentQueue<CapturedRequest> Requests { get; } = new();
 
     /// <summary>The base URL, such as http://127.0.0.1:41234.</summary>
-    public string Url { get; private set; } = "";
+    public string Url => _server!.Url;
 
     public static async Task<ScriptedHttpReceiver> StartAsync(ScriptedResponse defaultResponse)
     {
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        WebApplication app = builder.Build();
-        var receiver = new ScriptedHttpReceiver(app, defaultResponse);
-        app.Run(receiver.HandleAsync);
-
-        await app.StartAsync();
-        receiver.Url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        var receiver = new ScriptedHttpReceiver(defaultResponse);
+        receiver._server = await LoopbackServer.StartAsync(receiver.HandleAsync);
         return receiver;
     }
 
@@ -54,8 +40,7 @@ internal sealed class ScriptedHttpReceiver : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        await _server!.DisposeAsync();
     }
 
     private async Task HandleAsync(HttpContext context)

@@ -109,7 +109,18 @@ public sealed class NhiTestHost : IAsyncDisposable
                 services.AddSingleton<IAmazonSecurityTokenService>(_ => new RecordingStsClient(aws, issued));
                 configureServices?.Invoke(services);
             });
-        await app.StartAsync();
+        try
+        {
+            await app.StartAsync();
+        }
+        catch
+        {
+            // A host that fails to start, as tests of start-up errors expect, still stops its sidecar.
+            await app.DisposeAsync();
+            Directory.Delete(keyDirectory, recursive: true);
+            throw;
+        }
+
         return new NhiTestHost(app, keyDirectory, logs, issued);
     }
 

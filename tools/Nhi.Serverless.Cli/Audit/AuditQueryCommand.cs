@@ -57,6 +57,7 @@ public static class AuditQueryCommand
             try
             {
                 (TableAuditStore store, _) = tables.Open(parse);
+                await AuditTableOptions.RequireTablesAsync(store, needIndex: selectors.Any(item => item.Value is not null), cancellationToken);
                 DateTimeOffset? start = AuditTableOptions.ParseTime(fromText);
                 DateTimeOffset? end = AuditTableOptions.ParseTime(toText);
                 (string Name, string? Value) selector = selectors.FirstOrDefault(item => item.Value is not null);

@@ -60,6 +60,20 @@ internal sealed class AuditTableOptions
         return (new TableAuditStore(tables, options), new AuditCheckpointTable(tables, parse.GetValue(CheckpointsTable)!));
     }
 
+    /// <summary>Fails, naming the table, when the records table (and with <paramref name="needIndex"/> the index table) does not exist. Nothing is created.</summary>
+    /// <exception cref="AuditConfigurationException">A table does not exist.</exception>
+    public static async Task RequireTablesAsync(TableAuditStore store, bool needIndex, CancellationToken cancellationToken)
+    {
+        List<string> missing = (await store.FindMissingTablesAsync(cancellationToken))
+            .Where(name => needIndex || name == store.RecordsTableName)
+            .ToList();
+        if (missing.Count > 0)
+        {
+            throw new AuditConfigurationException(
+                [$"The audit table {string.Join(" and ", missing.Select(name => $"'{name}'"))} does not exist in this storage account; check --records-table and --index-table. Nothing was created."]);
+        }
+    }
+
     /// <summary>Parses an ISO 8601 time; a time without an offset is UTC.</summary>
     public static DateTimeOffset? ParseTime(string? text) =>
         text is null

@@ -15,10 +15,10 @@ public static class AuditVerifyCommand
     {
         var folder = new Argument<DirectoryInfo>("folder") { Description = "The folder that 'audit export' wrote." };
         var allSignatures = new Option<bool>("--all-signatures") { Description = "Also check the signature of every checkpointed record (about 70 microseconds each)." };
-        var jwks = new Option<FileInfo?>("--jwks") { Description = "Verify with the keys in this JWKS file instead of the folder's jwks.json." };
+        var jwks = new Option<FileInfo?>("--jwks") { Description = "Verify the manifest, checkpoints and records with the keys in this trusted JWKS file instead of the folder's jwks.json." };
         var through = new Option<string?>("--checkpoints-through") { Description = "Require checkpoints up to this time (ISO 8601) instead of the manifest's checkpointed_through." };
 
-        var command = new Command("verify", "Verify an audit export offline: record hashes and chains, checkpoint signatures, Merkle roots and links. Exit code 1 on any problem.")
+        var command = new Command("verify", "Verify an audit export offline: the manifest signature, record hashes and chains, checkpoint signatures, Merkle roots and links. Exit code 1 on any problem.")
         {
             folder, allSignatures, jwks, through,
         };
@@ -62,6 +62,7 @@ public static class AuditVerifyCommand
         }
 
         await output.WriteLineAsync($"signing keys: {string.Join(", ", trail.KeyIds)}; compare them with a copy you trust");
+        await output.WriteLineAsync(report.ManifestKeyId is { } manifestKid ? $"manifest signed with key {manifestKid}" : "manifest: not signed");
         await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"verified in {elapsed.TotalSeconds:F1} s"));
 
         foreach (string problem in report.FolderProblems)
