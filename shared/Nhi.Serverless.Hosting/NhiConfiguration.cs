@@ -87,7 +87,7 @@ public static class NhiConfiguration
         return new AlertEndpointOptions(ReadPositiveInt(section, "MaxBodyBytes", (int)AlertEndpointOptions.Default.MaxBodyBytes));
     }
 
-    private static int ReadPositiveInt(IConfigurationSection section, string name, int fallback)
+    internal static int ReadPositiveInt(IConfigurationSection section, string name, int fallback)
     {
         string? text = section[name];
         if (text is null)

@@ -8,7 +8,7 @@ namespace Nhi.Serverless.Audit;
 /// overwritten.
 /// </summary>
 /// <remarks>On Windows the modes are not applied; the file inherits the directory's ACL.</remarks>
-internal static class OwnerOnlyKeyFile
+public static class OwnerOnlyKeyFile
 {
     private const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const UnixFileMode OwnerOnlyDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
