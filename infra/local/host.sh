@@ -12,6 +12,8 @@ load_host_environment() {
   # shellcheck disable=SC1091
   . "$stack_dir/stack.env"
   set +a
+  # The host reads the local OIDC issuer's JWKS in $stack_dir/oidc.
+  export NHI_STACK_DIR="$stack_dir"
   export NHI_SCOPE_PROBE_BUCKET="$NHI_BYSTANDER_BUCKET"
   export NHI_AUDIT_SIGNING_KEY_FILE="$stack_dir/audit-keys/signing-key.pem"
   export NHI_DURABLE_BACKEND="$1"

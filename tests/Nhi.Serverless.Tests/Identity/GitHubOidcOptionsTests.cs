@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Configuration;
+using Nhi.Serverless.Hosting;
 using Nhi.Serverless.Hosting.Identity;
+using Nhi.Serverless.Tests.Infrastructure;
 
 namespace Nhi.Serverless.Tests.Identity;
 
@@ -29,6 +31,44 @@ public sealed class GitHubOidcOptionsTests
         Assert.Equal(new Uri("https://token.actions.githubusercontent.com/.well-known/jwks"), options.JwksUrl);
         Assert.Null(options.JwksFile);
         Assert.Equal([new GitHubTrustRule("cicd", "nhi-demo/app", "refs/heads/main", null)], options.TrustRules);
+    }
+
+    [Fact]
+    public void LocalStackDefaultsPointAtLocalIssuer()
+    {
+        string stack = Path.Combine(Path.GetTempPath(), "nhi-stack-example");
+
+        GitHubOidcOptions options = GitHubOidcOptions.Read(Configuration(NhiConfiguration.LocalStackDefaults(stack)))!;
+
+        Assert.Equal(LocalOidcIssuer.IssuerName, options.Issuer);
+        Assert.Equal(Path.Combine(stack, "oidc", "jwks.json"), options.JwksFile);
+        Assert.Null(options.JwksUrl);
+        Assert.Equal(LocalOidcIssuer.DefaultAudience, options.Audience);
+        Assert.Equal([new GitHubTrustRule("cicd", "nhi-demo/app", "refs/heads/main", null)], options.TrustRules);
+    }
+
+    [Fact]
+    public void StackDefaultsYieldToOtherSources()
+    {
+        // The value every reader of NHI_STACK_DIR in this process already resolves to, so setting it changes nothing for them.
+        string? original = Environment.GetEnvironmentVariable("NHI_STACK_DIR");
+        string stack = original ?? Path.Combine(LocalStack.RepositoryRoot, ".stack");
+        Environment.SetEnvironmentVariable("NHI_STACK_DIR", stack);
+        IConfiguration configuration;
+        try
+        {
+            configuration = new ConfigurationBuilder()
+                .AddInMemoryCollection(new Dictionary<string, string?> { ["Https:CertificateDirectory"] = "/srv/nhi/tls" })
+                .AddStackEnvironment()
+                .Build();
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("NHI_STACK_DIR", original);
+        }
+
+        Assert.Equal("/srv/nhi/tls", configuration["Https:CertificateDirectory"]);
+        Assert.Equal(Path.Combine(stack, "oidc", "jwks.json"), configuration["GitHubOidc:JwksUri"]);
     }
 
     [Fact]
