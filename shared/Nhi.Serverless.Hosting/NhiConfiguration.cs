@@ -55,7 +55,7 @@ public static class NhiConfiguration
         }
 
         // The stack folder's settings are defaults: they go below every other source, so an environment variable
-        // such as GitHubOidc__Audience or a test's setting still replaces them.
+        // such as Https__CertificateDirectory or a test's setting still replaces them.
         if (Environment.GetEnvironmentVariable("NHI_STACK_DIR") is { Length: > 0 } stackDirectory)
         {
             builder.Sources.Insert(0, new MemoryConfigurationSource { InitialData = LocalStackDefaults(stackDirectory) });
@@ -65,14 +65,15 @@ public static class NhiConfiguration
     }
 
     /// <summary>
-    /// Returns the settings a host gets from the stack folder: GitHub OIDC for the local issuer whose JWKS
-    /// `nhi oidc token` writes, with one trust rule that admits the demo repository's main branch to the "cicd"
-    /// workflow.
+    /// Returns the settings a host gets from the stack folder: the HTTPS certificate folder, and GitHub OIDC for the
+    /// local issuer whose JWKS `nhi oidc token` writes, with one trust rule that admits the demo repository's main
+    /// branch to the "cicd" workflow.
     /// </summary>
     /// <remarks>A host setting for trust rule 0 replaces these values key by key, so a host that sets its own rules
     /// sets every key of rule 0.</remarks>
     public static IReadOnlyDictionary<string, string?> LocalStackDefaults(string stackDirectory) => new Dictionary<string, string?>
     {
+        ["Https:CertificateDirectory"] = Path.Combine(stackDirectory, "tls"),
         ["GitHubOidc:Issuer"] = LocalOidcIssuer.IssuerName,
         ["GitHubOidc:JwksUri"] = Path.Combine(stackDirectory, "oidc", LocalOidcIssuer.JwksFileName),
         ["GitHubOidc:Audience"] = LocalOidcIssuer.DefaultAudience,

@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Nhi.Serverless.Aws;
 using Nhi.Serverless.Hosting;
+using Nhi.Serverless.Hosting.Https;
 using Nhi.Serverless.Runs;
 using Nhi.Serverless.Tests.Aws;
 
@@ -14,7 +15,8 @@ namespace Nhi.Serverless.Tests.Infrastructure;
 
 /// <summary>
 /// The local host built in process exactly as tools/Nhi.Serverless.LocalHost builds it, on 127.0.0.1 with a
-/// free port, against the local stack; it records every STS credential issued and every log line.
+/// free HTTP port and a free HTTPS port, against the local stack; it records every STS credential issued and every
+/// log line. Its HTTPS certificate lives in a temporary folder of its own.
 /// </summary>
 public sealed class NhiTestHost : IAsyncDisposable
 {
@@ -27,7 +29,11 @@ public sealed class NhiTestHost : IAsyncDisposable
         _keyDirectory = keyDirectory;
         Logs = logs;
         IssuedCredentials = issued;
-        Http = new HttpClient { BaseAddress = new Uri(app.Urls.First()), Timeout = TimeSpan.FromSeconds(30) };
+        Http = new HttpClient
+        {
+            BaseAddress = new Uri(app.Urls.First(url => url.StartsWith("http://", StringComparison.Ordinal))),
+            Timeout = TimeSpan.FromSeconds(30),
+        };
     }
 
     public HttpClient Http { get; }
@@ -39,17 +45,26 @@ public sealed class NhiTestHost : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
+    /// <summary>The HTTPS base address, such as https://127.0.0.1:41234/.</summary>
+    public Uri HttpsBaseAddress => _app.Services.GetRequiredService<HttpsEndpoint>().BaseAddress
+        ?? throw new InvalidOperationException("The host has no HTTPS listener.");
+
+    /// <summary>The PEM file of the certificate the HTTPS listener presents, for clients to pin.</summary>
+    public string CertificatePath => _app.Services.GetRequiredService<HttpsEndpoint>().CertificatePath;
+
     public DurableTaskClient Client => _app.Services.GetRequiredService<DurableTaskClient>();
 
     /// <param name="backend">"InMemory" or "AzureStorage".</param>
     /// <param name="taskHub">The task hub; a fresh one per test keeps Azure Storage runs apart.</param>
     /// <param name="settings">Extra configuration keys, applied last.</param>
     /// <param name="configureServices">Service replacements, applied after the shared registrations.</param>
+    /// <param name="mapEndpoints">Maps extra endpoints before the host starts.</param>
     public static async Task<NhiTestHost> StartAsync(
         string backend = "InMemory",
         string? taskHub = null,
         IReadOnlyDictionary<string, string?>? settings = null,
-        Action<IServiceCollection>? configureServices = null)
+        Action<IServiceCollection>? configureServices = null,
+        Action<WebApplication>? mapEndpoints = null)
     {
         var logs = new CapturingLoggerProvider();
         List<Credentials> issued = [];
@@ -80,6 +95,10 @@ public sealed class NhiTestHost : IAsyncDisposable
             // Concurrency slots are shared by every host on a table; each test host gets its own table so
             // that one test's runs never wait for another test's slots.
             ["Grants:RunSlotsTableName"] = "NhiSlots" + Guid.NewGuid().ToString("N")[..12],
+
+            // Never the stack folder's tls/, which belongs to the stack's own host.
+            ["Https:Port"] = "0",
+            ["Https:CertificateDirectory"] = Path.Combine(keyDirectory, "tls"),
         };
         foreach ((string key, string? value) in settings ?? new Dictionary<string, string?>())
         {
@@ -95,6 +114,7 @@ public sealed class NhiTestHost : IAsyncDisposable
                 services.AddSingleton<IAmazonSecurityTokenService>(_ => new RecordingStsClient(aws, issued));
                 configureServices?.Invoke(services);
             });
+        mapEndpoints?.Invoke(app);
         await app.StartAsync();
         return new NhiTestHost(app, keyDirectory, logs, issued);
     }

@@ -13,6 +13,7 @@ public static class DemoCommand
             DefaultValueFactory = _ => new Uri("http://127.0.0.1:7071"),
             CustomParser = CommandLineUrls.Parse,
         };
+        Option<FileInfo?> caCert = HostClient.CaCertOption();
         var samples = new Option<DirectoryInfo>("--samples")
         {
             Description = "Folder with securityhub/ and ocsf/ sample alerts.",
@@ -30,7 +31,7 @@ public static class DemoCommand
 
         var command = new Command("demo", "Post every sample finding, wait for the runs, and print what each did.")
         {
-            host, samples, summary, timeout,
+            host, caCert, samples, summary, timeout,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -39,7 +40,8 @@ public static class DemoCommand
                 parse.GetValue(samples)!,
                 parse.GetValue(summary),
                 TimeSpan.FromSeconds(parse.GetValue(timeout)),
-                Console.Out);
+                Console.Out,
+                parse.GetValue(caCert));
             return await demo.RunAsync(cancellationToken);
         });
         return command;

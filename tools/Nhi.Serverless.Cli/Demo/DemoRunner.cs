@@ -8,11 +8,12 @@ using Nhi.Serverless.Runs;
 namespace Nhi.Serverless.Cli.Demo;
 
 /// <summary>Posts the sample alerts to a host, waits for the runs, and reports what each did.</summary>
-public sealed class DemoRunner(Uri host, DirectoryInfo samples, FileInfo? summaryFile, TimeSpan timeout, TextWriter output)
+/// <param name="caCert">The certificate to pin for an https host, or null for the system's CA store.</param>
+public sealed class DemoRunner(Uri host, DirectoryInfo samples, FileInfo? summaryFile, TimeSpan timeout, TextWriter output, FileInfo? caCert = null)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
-    private readonly HttpClient _http = new() { BaseAddress = host, Timeout = TimeSpan.FromSeconds(30) };
+    private readonly HttpClient _http = HostClient.Create(host, caCert, TimeSpan.FromSeconds(30));
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
