@@ -12,6 +12,8 @@ load_host_environment() {
   # shellcheck disable=SC1091
   . "$stack_dir/stack.env"
   set +a
+  # The host keeps its HTTPS certificate in $stack_dir/tls and reads the local OIDC issuer's JWKS in $stack_dir/oidc.
+  export NHI_STACK_DIR="$stack_dir"
   export NHI_SCOPE_PROBE_BUCKET="$NHI_BYSTANDER_BUCKET"
   export NHI_AUDIT_SIGNING_KEY_FILE="$stack_dir/audit-keys/signing-key.pem"
   export NHI_DURABLE_BACKEND="$1"
@@ -19,12 +21,16 @@ load_host_environment() {
 }
 
 # Builds the local host (Release) into artifacts/bin/localhost, starts it on $1 (a URL on 127.0.0.1)
-# with its output in the log file $2, and waits until /healthz answers. Sets host_pid and stops the
-# host by that pid when the calling script exits.
+# and on HTTPS port $Https__Port (default 7443) with its output in the log file $2, and waits until
+# /healthz responds. Sets host_pid and stops the host by that pid when the calling script exits.
 start_local_host() {
-  local url=$1 log=$2 port=${1##*:}
+  local url=$1 log=$2 port=${1##*:} https_port=${Https__Port:-7443}
   if ss -ltn "sport = :$port" | grep -q LISTEN; then
     echo "error: port $port on 127.0.0.1 is in use; choose another port for the local host" >&2
+    exit 1
+  fi
+  if ss -ltn "sport = :$https_port" | grep -q LISTEN; then
+    echo "error: HTTPS port $https_port on 127.0.0.1 is in use; set Https__Port to another port" >&2
     exit 1
   fi
 

@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.Memory;
 using Nhi.Serverless.Hosting.Durable;
 using Nhi.Serverless.Hosting.Http;
+using Nhi.Serverless.Hosting.Identity;
 using Nhi.Serverless.Playbooks;
 
 namespace Nhi.Serverless.Hosting;
@@ -51,7 +53,8 @@ public static class NhiConfiguration
         ("NHI_PATIENT_RECORDS_CONTAINER", "Workflows:PatientRecordsContainer"),
     ];
 
-    /// <summary>Adds the NHI_* variables that are set as configuration keys; later sources still win.</summary>
+    /// <summary>Adds the NHI_* variables that are set as configuration keys, where later sources still win. With
+    /// NHI_STACK_DIR it also adds <see cref="LocalStackDefaults"/> below every source.</summary>
     public static IConfigurationBuilder AddStackEnvironment(this IConfigurationBuilder builder)
     {
         var values = new Dictionary<string, string?>();
@@ -85,8 +88,33 @@ public static class NhiConfiguration
             values["OAuth:AllowedAudiences:2"] = "urn:nhi:partner:insurer";
         }
 
+        // The stack folder's settings are defaults: they go below every other source, so an environment variable
+        // such as Https__CertificateDirectory or a test's setting still replaces them.
+        if (Environment.GetEnvironmentVariable("NHI_STACK_DIR") is { Length: > 0 } stackDirectory)
+        {
+            builder.Sources.Insert(0, new MemoryConfigurationSource { InitialData = LocalStackDefaults(stackDirectory) });
+        }
+
         return builder.AddInMemoryCollection(values);
     }
+
+    /// <summary>
+    /// Returns the settings a host gets from the stack folder: the HTTPS certificate folder, and GitHub OIDC for the
+    /// local issuer whose JWKS `nhi oidc token` writes, with one trust rule that admits the demo repository's main
+    /// branch to the "cicd" workflow.
+    /// </summary>
+    /// <remarks>A host setting for trust rule 0 replaces these values key by key, so a host that sets its own rules
+    /// sets every key of rule 0.</remarks>
+    public static IReadOnlyDictionary<string, string?> LocalStackDefaults(string stackDirectory) => new Dictionary<string, string?>
+    {
+        ["Https:CertificateDirectory"] = Path.Combine(stackDirectory, "tls"),
+        ["GitHubOidc:Issuer"] = LocalOidcIssuer.IssuerName,
+        ["GitHubOidc:JwksUri"] = Path.Combine(stackDirectory, "oidc", LocalOidcIssuer.JwksFileName),
+        ["GitHubOidc:Audience"] = LocalOidcIssuer.DefaultAudience,
+        ["GitHubOidc:TrustRules:0:Workflow"] = "cicd",
+        ["GitHubOidc:TrustRules:0:Repository"] = "nhi-demo/app",
+        ["GitHubOidc:TrustRules:0:Ref"] = "refs/heads/main",
+    };
 
     public static DurableSidecarOptions ReadDurable(IConfiguration configuration)
     {
@@ -121,7 +149,7 @@ public static class NhiConfiguration
         return new AlertEndpointOptions(ReadPositiveInt(section, "MaxBodyBytes", (int)AlertEndpointOptions.Default.MaxBodyBytes));
     }
 
-    private static int ReadPositiveInt(IConfigurationSection section, string name, int fallback)
+    internal static int ReadPositiveInt(IConfigurationSection section, string name, int fallback)
     {
         string? text = section[name];
         if (text is null)

@@ -8,13 +8,15 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Nhi.Serverless.Hosting.Durable;
 using Nhi.Serverless.Hosting.Http;
+using Nhi.Serverless.Hosting.Https;
 using Nhi.Serverless.Orchestration;
 
 namespace Nhi.Serverless.Hosting;
 
 /// <summary>
-/// Builds the local host: the HTTP API, the Durable Task worker and client, and the gRPC sidecar with the
-/// configured backend, all in one process. Tests build the same host with their own configuration.
+/// Builds the local host: the HTTP API on the configured URLs and on an HTTPS listener, the Durable Task worker and
+/// client, and the gRPC sidecar with the configured backend, all in one process. Tests build the same host with
+/// their own configuration.
 /// </summary>
 public static class NhiLocalHost
 {
@@ -42,6 +44,8 @@ public static class NhiLocalHost
         });
         builder.Services.Configure<HostOptions>(host => host.ServicesStopConcurrently = true);
         builder.Services.AddNhiServerless(builder.Configuration);
+        HttpsOptions https = HttpsOptions.Read(builder.Configuration);
+        LocalTlsCertificate certificate = builder.AddLocalHttps(https);
 
         DurableSidecarOptions durable = NhiConfiguration.ReadDurable(builder.Configuration);
         // The sidecar's own request logs would repeat every gRPC call; its warnings and errors still show.
@@ -77,6 +81,7 @@ public static class NhiLocalHost
             WebApplication app = builder.Build();
             app.UseExceptionHandler();
             app.MapNhiEndpoints();
+            app.LogHttpsEndpointOnStart(https, certificate);
             // The worker stops with the other hosted services; the sidecar it streams from goes after it.
             app.Lifetime.ApplicationStopped.Register(() =>
             {

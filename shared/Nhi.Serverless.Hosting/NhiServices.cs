@@ -14,6 +14,7 @@ using Nhi.Serverless.Findings;
 using Nhi.Serverless.Grants;
 using Nhi.Serverless.Hosting.Edge;
 using Nhi.Serverless.Hosting.Http;
+using Nhi.Serverless.Hosting.Identity;
 using Nhi.Serverless.Hosting.Sweeper;
 using Nhi.Serverless.OAuth;
 using Nhi.Serverless.Orchestration;
@@ -26,7 +27,8 @@ namespace Nhi.Serverless.Hosting;
 public static class NhiServices
 {
     /// <summary>
-    /// Registers the orchestration, the alert parsers and HTTP edge, the AWS adapter and the audit trail.
+    /// Registers the orchestration, the alert parsers and HTTP edge, GitHub OIDC authentication when it is
+    /// configured, the AWS adapter and the audit trail.
     /// Settings are validated here, so a host with a bad setting fails at start with the setting's name.
     /// </summary>
     public static IServiceCollection AddNhiServerless(this IServiceCollection services, IConfiguration configuration)
@@ -38,6 +40,7 @@ public static class NhiServices
         services.AddSingleton(NhiConfiguration.ReadIntake(configuration));
         services.AddSingleton<AlertEndpoint>();
         services.AddNhiEdge(configuration);
+        services.AddGitHubOidc(configuration);
 
         var aws = new AwsOptions();
         configuration.GetSection(AwsOptions.SectionName).Bind(aws);

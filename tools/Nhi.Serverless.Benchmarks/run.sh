@@ -22,6 +22,8 @@ infra/local/stack.sh up
 . infra/local/host.sh
 load_host_environment "$backend"
 export Logging__LogLevel__Default=${NHI_BENCH_LOG_LEVEL:-Warning}
+# An HTTPS port other than the demo host's 7443, so both hosts can run at once, as their HTTP ports allow.
+export Https__Port=${NHI_BENCH_HTTPS_PORT:-7453}
 
 echo "==> building (Release)"
 dotnet build tools/Nhi.Serverless.Benchmarks -c Release -nologo -v quiet -o artifacts/bin/benchmarks

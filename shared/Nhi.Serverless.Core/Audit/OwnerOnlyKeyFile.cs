@@ -5,10 +5,10 @@ namespace Nhi.Serverless.Audit;
 /// <summary>
 /// Reads a key file, or creates it when missing, so that only its owner can read it: the directory
 /// gets mode 0700 when this creates it, the file gets mode 0600, and an existing file is never
-/// overwritten.
+/// overwritten by <see cref="ReadOrCreate"/>.
 /// </summary>
 /// <remarks>On Windows the modes are not applied; the file inherits the directory's ACL.</remarks>
-internal static class OwnerOnlyKeyFile
+public static class OwnerOnlyKeyFile
 {
     private const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const UnixFileMode OwnerOnlyDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
@@ -38,7 +38,7 @@ internal static class OwnerOnlyKeyFile
 
         // Write a temporary file and move it into place without overwriting, so a reader never sees a
         // half-written key. When another process created the file in the meantime, its key is used.
-        string temporaryPath = Path.Combine(directory, $".{Path.GetFileName(fullPath)}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}.tmp");
+        string temporaryPath = TemporaryPathFor(fullPath);
         try
         {
             string contents = createContents();
@@ -62,12 +62,16 @@ internal static class OwnerOnlyKeyFile
         }
     }
 
-    /// <summary>Replaces the file's text in one rename, so a reader sees the old key or the new one, never a mix. The new file has mode 0600.</summary>
+    /// <summary>Writes <paramref name="contents"/> to the file owner-only, replacing a file that is there, so a
+    /// reader sees the old or the new text and never a part of it.</summary>
     public static void Replace(string path, string contents)
     {
         string fullPath = Path.GetFullPath(path);
-        string directory = Path.GetDirectoryName(fullPath)!;
-        string temporaryPath = Path.Combine(directory, $".{Path.GetFileName(fullPath)}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}.tmp");
+        string directory = Path.GetDirectoryName(fullPath)
+            ?? throw new ArgumentException($"The path '{path}' has no directory.", nameof(path));
+        EnsureDirectory(directory);
+
+        string temporaryPath = TemporaryPathFor(fullPath);
         try
         {
             WriteOwnerOnly(temporaryPath, contents);
@@ -78,6 +82,9 @@ internal static class OwnerOnlyKeyFile
             File.Delete(temporaryPath);
         }
     }
+
+    private static string TemporaryPathFor(string fullPath) =>
+        Path.Combine(Path.GetDirectoryName(fullPath)!, $".{Path.GetFileName(fullPath)}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}.tmp");
 
     private static void EnsureDirectory(string directory)
     {

@@ -13,6 +13,12 @@ public interface IWorkflow
     /// <summary>The workflow name that triggers use, such as "claims".</summary>
     string Name { get; }
 
+    /// <summary>
+    /// True when the caller must prove a workload identity (such as a CI job's OIDC token) to start a run and to claim
+    /// its credentials, instead of the trigger's shared secret.
+    /// </summary>
+    bool RequiresWorkloadIdentity => false;
+
     /// <summary>Checks the request's parameters and returns the steps and scopes for it.</summary>
     /// <exception cref="InvalidWorkflowRequestException">A parameter is missing or has a value the workflow does not accept.</exception>
     WorkflowPlan Plan(WorkflowRequest request);

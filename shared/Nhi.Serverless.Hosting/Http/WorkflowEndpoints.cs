@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.DurableTask.Client;
 using Nhi.Serverless.Hosting.Edge;
+using Nhi.Serverless.Hosting.Identity;
 using Nhi.Serverless.Hosting.Workflows;
 using Nhi.Serverless.Orchestration.Workflows;
 using Nhi.Serverless.Workflows;
@@ -18,6 +19,9 @@ namespace Nhi.Serverless.Hosting.Http;
 public sealed class WorkflowEndpoints(EdgeGate gate, WorkflowRuns runs, BrokeredHandout handout)
 {
     public const string AuthSource = "workflows";
+
+    /// <summary>The source of runs started with a GitHub Actions OIDC token.</summary>
+    public const string WorkloadSource = "github-oidc";
 
     /// <summary>POST /api/workflows/{workflow}/runs with {"runId"?, "parameters": {...}}: 202 with the run's URLs and, for
     /// a run with brokered steps, the ticket (shown this once).</summary>
@@ -95,10 +99,8 @@ public sealed class WorkflowEndpoints(EdgeGate gate, WorkflowRuns runs, Brokered
     /// <summary>POST /api/workflows/runs/{runId}/steps/{step}/credentials: hands the step's credentials out once, over HTTPS.</summary>
     public async Task ClaimAsync(HttpContext context, string runId, string step, DurableTaskClient client)
     {
-        if (!context.Request.IsHttps)
+        if (!await RequireHttpsAsync(context))
         {
-            await Problems.WriteAsync(context, StatusCodes.Status403Forbidden, "https-required", "HTTPS required",
-                "Credentials are handed out over HTTPS only.", "scheme", "https");
             return;
         }
 
@@ -108,6 +110,22 @@ public sealed class WorkflowEndpoints(EdgeGate gate, WorkflowRuns runs, Brokered
         {
             await WriteAsync(context, refusal);
             return;
+        }
+
+        // A run started with a workload identity hands its credentials only to that identity, with a fresh token.
+        if (runs.RequiresWorkloadIdentity(request!.Workflow))
+        {
+            if (await GitHubOidcAuthentication.TryAuthenticateAsync(context, request.Workflow) is not { } identity)
+            {
+                return;
+            }
+
+            if (!string.Equals(identity.Subject, request.Caller, StringComparison.Ordinal))
+            {
+                await Problems.WriteAsync(context, StatusCodes.Status403Forbidden, "wrong-workload", "Wrong workload",
+                    "The token's subject is not the workload that started this run.", "sub", "the subject of the token that started the run");
+                return;
+            }
         }
 
         (JsonObject? body, HandoutRefusal? claimRefusal) = await handout.ClaimAsync(
@@ -220,7 +238,25 @@ public sealed class WorkflowEndpoints(EdgeGate gate, WorkflowRuns runs, Brokered
             return null;
         }
 
-        byte[]? body = await gate.ReadAsync(context, source, caller, ["application/json"]);
+        string callerName = source;
+        byte[]? body;
+        if (runs.RequiresWorkloadIdentity(workflow))
+        {
+            // The job's OIDC token is a bearer credential: it is refused over plain HTTP before it is read.
+            if (!await RequireHttpsAsync(context)
+                || await GitHubOidcAuthentication.TryAuthenticateAsync(context, workflow) is not { } identity)
+            {
+                return null;
+            }
+
+            (source, callerName) = (WorkloadSource, identity.Subject);
+            body = await ReadJsonBodyAsync(context, source);
+        }
+        else
+        {
+            body = await gate.ReadAsync(context, source, caller, ["application/json"]);
+        }
+
         if (body is null)
         {
             return null;
@@ -236,7 +272,7 @@ public sealed class WorkflowEndpoints(EdgeGate gate, WorkflowRuns runs, Brokered
             }
 
             return await runs.StartAsync(
-                client, workflow, source, source, WorkflowRuns.ReadRunId(root), WorkflowRuns.ReadParameters(root), context.RequestAborted);
+                client, workflow, source, callerName, WorkflowRuns.ReadRunId(root), WorkflowRuns.ReadParameters(root), context.RequestAborted);
         }
         catch (JsonException)
         {
@@ -251,17 +287,32 @@ public sealed class WorkflowEndpoints(EdgeGate gate, WorkflowRuns runs, Brokered
         return null;
     }
 
-    private async Task<byte[]?> ReadTicketedBodyAsync(HttpContext context)
+    // The ticket authenticates these calls, so the body is only read here; the run checks the ticket next.
+    private Task<byte[]?> ReadTicketedBodyAsync(HttpContext context) => ReadJsonBodyAsync(context, AuthSource, allowEmpty: true);
+
+    // Reads a JSON body under the edge's size and time limits, for requests authenticated by other means than the gate's.
+    private async Task<byte[]?> ReadJsonBodyAsync(HttpContext context, string source, bool allowEmpty = false)
     {
-        if (context.Request.ContentLength is > 0 && !EdgeGate.AcceptsMediaType(context.Request.ContentType, ["application/json"]))
+        if (!(allowEmpty && context.Request.ContentLength is null or 0) && !EdgeGate.AcceptsMediaType(context.Request.ContentType, ["application/json"]))
         {
             await Problems.WriteAsync(context, StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type", "Unsupported media type",
                 "The request body must be sent as application/json.", "Content-Type", "application/json");
             return null;
         }
 
-        // The ticket authenticates these calls, so the body is only read here; the run checks the ticket next.
-        return await gate.ReadAuthenticatedAsync(context, AuthSource, EdgeCaller.Direct, authenticate: false);
+        return await gate.ReadAuthenticatedAsync(context, source, EdgeCaller.Direct, authenticate: false);
+    }
+
+    private static async Task<bool> RequireHttpsAsync(HttpContext context)
+    {
+        if (context.Request.IsHttps)
+        {
+            return true;
+        }
+
+        await Problems.WriteAsync(context, StatusCodes.Status403Forbidden, "https-required", "HTTPS required",
+            "Credentials and workload identity tokens are accepted over HTTPS only.", "scheme", "https");
+        return false;
     }
 
     private static async Task<OrchestrationMetadata?> ReadRunAsync(HttpContext context, string runId, DurableTaskClient client)

@@ -25,6 +25,10 @@ public sealed partial class WorkflowRuns(IEnumerable<IWorkflow> workflows, TimeP
 
     public bool Exists(string workflow) => workflows.Any(candidate => candidate.Name == workflow);
 
+    /// <summary>Whether starting <paramref name="workflow"/> and claiming its credentials need a workload identity token.</summary>
+    public bool RequiresWorkloadIdentity(string workflow) =>
+        workflows.FirstOrDefault(candidate => candidate.Name == workflow)?.RequiresWorkloadIdentity == true;
+
     /// <summary>Plans and starts a run, or returns the run that has this id already.</summary>
     /// <exception cref="InvalidWorkflowRequestException">The workflow is unknown, the run id is malformed, or a parameter is not acceptable.</exception>
     public async Task<StartedWorkflow> StartAsync(

@@ -22,6 +22,9 @@ public sealed partial class CicdDeployWorkflow(PostgresRoleBroker postgres, AwsO
 
     public string Name => WorkflowName;
 
+    /// <summary>The job proves who it is with its OIDC token, checked against the trust rules for "cicd".</summary>
+    public bool RequiresWorkloadIdentity => true;
+
     public WorkflowPlan Plan(WorkflowRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);

@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using Amazon.SecurityToken;
 using Amazon.SecurityToken.Model;
 using Microsoft.AspNetCore.Builder;
@@ -7,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Nhi.Serverless.Aws;
 using Nhi.Serverless.Hosting;
+using Nhi.Serverless.Hosting.Https;
 using Nhi.Serverless.Runs;
 using Nhi.Serverless.Tests.Aws;
 
@@ -14,12 +16,14 @@ namespace Nhi.Serverless.Tests.Infrastructure;
 
 /// <summary>
 /// The local host built in process exactly as tools/Nhi.Serverless.LocalHost builds it, on 127.0.0.1 with a
-/// free port, against the local stack; it records every STS credential issued and every log line.
+/// free HTTP port and a free HTTPS port, against the local stack; it records every STS credential issued and every
+/// log line. Its HTTPS certificate lives in a temporary folder of its own.
 /// </summary>
 public sealed class NhiTestHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly string _keyDirectory;
+    private HttpClient? _https;
 
     private NhiTestHost(WebApplication app, string keyDirectory, CapturingLoggerProvider logs, List<Credentials> issued)
     {
@@ -27,15 +31,15 @@ public sealed class NhiTestHost : IAsyncDisposable
         _keyDirectory = keyDirectory;
         Logs = logs;
         IssuedCredentials = issued;
-        Http = new HttpClient { BaseAddress = new Uri(app.Urls.First(url => url.StartsWith("http:", StringComparison.Ordinal))), Timeout = TimeSpan.FromSeconds(30) };
-        if (app.Urls.FirstOrDefault(url => url.StartsWith("https:", StringComparison.Ordinal)) is { } https)
+        Http = new HttpClient
         {
-            Https = new HttpClient(TestCertificate.TrustingHandler()) { BaseAddress = new Uri(https), Timeout = TimeSpan.FromSeconds(30) };
-        }
+            BaseAddress = new Uri(app.Urls.First(url => url.StartsWith("http://", StringComparison.Ordinal))),
+            Timeout = TimeSpan.FromSeconds(30),
+        };
     }
 
-    /// <summary>A client of the HTTPS listener that trusts only the test certificate; null unless started with https.</summary>
-    public HttpClient? Https { get; }
+    /// <summary>A client of the HTTPS listener that trusts only the certificate the listener presents.</summary>
+    public HttpClient Https => _https ??= new HttpClient(PinnedHandler(CertificatePath)) { BaseAddress = HttpsBaseAddress, Timeout = TimeSpan.FromSeconds(30) };
 
     public HttpClient Http { get; }
 
@@ -46,18 +50,26 @@ public sealed class NhiTestHost : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
+    /// <summary>The HTTPS base address, such as https://127.0.0.1:41234/.</summary>
+    public Uri HttpsBaseAddress => _app.Services.GetRequiredService<HttpsEndpoint>().BaseAddress
+        ?? throw new InvalidOperationException("The host has no HTTPS listener.");
+
+    /// <summary>The PEM file of the certificate the HTTPS listener presents, for clients to pin.</summary>
+    public string CertificatePath => _app.Services.GetRequiredService<HttpsEndpoint>().CertificatePath;
+
     public DurableTaskClient Client => _app.Services.GetRequiredService<DurableTaskClient>();
 
     /// <param name="backend">"InMemory" or "AzureStorage".</param>
     /// <param name="taskHub">The task hub; a fresh one per test keeps Azure Storage runs apart.</param>
     /// <param name="settings">Extra configuration keys, applied last.</param>
     /// <param name="configureServices">Service replacements, applied after the shared registrations.</param>
+    /// <param name="mapEndpoints">Maps extra endpoints before the host starts.</param>
     public static async Task<NhiTestHost> StartAsync(
         string backend = "InMemory",
         string? taskHub = null,
         IReadOnlyDictionary<string, string?>? settings = null,
         Action<IServiceCollection>? configureServices = null,
-        bool https = false)
+        Action<WebApplication>? mapEndpoints = null)
     {
         var logs = new CapturingLoggerProvider();
         List<Credentials> issued = [];
@@ -88,20 +100,18 @@ public sealed class NhiTestHost : IAsyncDisposable
             // Concurrency slots are shared by every host on a table; each test host gets its own table so
             // that one test's runs never wait for another test's slots.
             ["Grants:RunSlotsTableName"] = "NhiSlots" + Guid.NewGuid().ToString("N")[..12],
-        };
-        if (https)
-        {
-            configuration["Kestrel:Certificates:Default:Path"] = TestCertificate.CertificatePath;
-            configuration["Kestrel:Certificates:Default:KeyPath"] = TestCertificate.KeyPath;
-        }
 
+            // Never the stack folder's tls/, which belongs to the stack's own host.
+            ["Https:Port"] = "0",
+            ["Https:CertificateDirectory"] = Path.Combine(keyDirectory, "tls"),
+        };
         foreach ((string key, string? value) in settings ?? new Dictionary<string, string?>())
         {
             configuration[key] = value;
         }
 
         WebApplication app = await NhiLocalHost.BuildAsync(
-            ["--urls", https ? "http://127.0.0.1:0;https://127.0.0.1:0" : "http://127.0.0.1:0"],
+            ["--urls", "http://127.0.0.1:0"],
             builder => builder.AddInMemoryCollection(configuration),
             services =>
             {
@@ -109,6 +119,7 @@ public sealed class NhiTestHost : IAsyncDisposable
                 services.AddSingleton<IAmazonSecurityTokenService>(_ => new RecordingStsClient(aws, issued));
                 configureServices?.Invoke(services);
             });
+        mapEndpoints?.Invoke(app);
         try
         {
             await app.StartAsync();
@@ -143,10 +154,21 @@ public sealed class NhiTestHost : IAsyncDisposable
         }
     }
 
+    private static HttpClientHandler PinnedHandler(string certificatePath)
+    {
+        using X509Certificate2 pinned = X509Certificate2.CreateFromPem(File.ReadAllText(certificatePath));
+        string thumbprint = pinned.Thumbprint;
+        return new HttpClientHandler
+        {
+            ServerCertificateCustomValidationCallback = (_, certificate, _, _) =>
+                certificate is not null && string.Equals(certificate.Thumbprint, thumbprint, StringComparison.OrdinalIgnoreCase),
+        };
+    }
+
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();
-        Https?.Dispose();
+        _https?.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
         Directory.Delete(_keyDirectory, recursive: true);

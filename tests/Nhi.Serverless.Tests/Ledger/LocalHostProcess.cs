@@ -95,6 +95,10 @@ public sealed class LocalHostProcess : IAsyncDisposable
         }
 
         start.Environment["AWS_EC2_METADATA_DISABLED"] = "true";
+
+        // A free HTTPS port, and a certificate folder apart from the stack's, which belongs to the stack's own host.
+        start.Environment["Https__Port"] = "0";
+        start.Environment["Https__CertificateDirectory"] = Path.Combine(Path.GetTempPath(), "nhi-fault-host-tls");
         start.Environment["NHI_SCOPE_PROBE_BUCKET"] = LocalStack.Get("NHI_BYSTANDER_BUCKET");
         foreach ((string key, string value) in settings)
         {

@@ -8,6 +8,7 @@ using Amazon.S3.Model;
 using Nhi.Serverless.Audit;
 using Nhi.Serverless.Database.Postgres;
 using Nhi.Serverless.Grants;
+using Nhi.Serverless.Hosting.Identity;
 using Nhi.Serverless.Hosting.Workflows;
 using Nhi.Serverless.Tests.Aws;
 using Nhi.Serverless.Tests.Infrastructure;
@@ -24,6 +25,8 @@ namespace Nhi.Serverless.Tests.Workflows;
 public sealed class CicdDeployWorkflowTests : IAsyncLifetime
 {
     private readonly AwsTestStack _aws = new();
+    private readonly string _issuerDirectory = Directory.CreateTempSubdirectory("nhi-test-oidc-").FullName;
+    private LocalOidcIssuer? _issuer;
     private string _logsBucket = "";
     private string _otherBucket = "";
 
@@ -38,6 +41,8 @@ public sealed class CicdDeployWorkflowTests : IAsyncLifetime
         await _aws.DeleteBucketAsync(_logsBucket);
         await _aws.DeleteBucketAsync(_otherBucket);
         _aws.Dispose();
+        _issuer?.Dispose();
+        Directory.Delete(_issuerDirectory, recursive: true);
     }
 
     [Fact]
@@ -53,20 +58,25 @@ public sealed class CicdDeployWorkflowTests : IAsyncLifetime
             await ExpectProblemAsync(overHttp, HttpStatusCode.Forbidden, "scheme");
         }
 
-        using (HttpResponseMessage noTicket = await PostAsync(host.Host.Https!, credentialsPath, null, null))
+        using (HttpResponseMessage noTicket = await PostAsync(host.Host.Https, credentialsPath, null, null))
         {
             await ExpectProblemAsync(noTicket, HttpStatusCode.Unauthorized, WorkflowTickets.Header);
         }
 
         JsonObject credentials;
-        using (HttpResponseMessage claimed = await PostAsync(host.Host.Https!, credentialsPath, ticket, null))
+        using (HttpResponseMessage otherJob = await PostAsync(host.Host.Https, credentialsPath, ticket, null, Token("refs/heads/release")))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, otherJob.StatusCode);
+        }
+
+        using (HttpResponseMessage claimed = await PostAsync(host.Host.Https, credentialsPath, ticket, null, Token()))
         {
             Assert.Equal(HttpStatusCode.OK, claimed.StatusCode);
             Assert.Equal("no-store", claimed.Headers.CacheControl?.ToString());
             credentials = (await claimed.Content.ReadFromJsonAsync<JsonObject>())!["credentials"]!.AsObject();
         }
 
-        using (HttpResponseMessage again = await PostAsync(host.Host.Https!, credentialsPath, ticket, null))
+        using (HttpResponseMessage again = await PostAsync(host.Host.Https, credentialsPath, ticket, null, Token()))
         {
             await ExpectProblemAsync(again, HttpStatusCode.Conflict, "step");
         }
@@ -139,7 +149,7 @@ public sealed class CicdDeployWorkflowTests : IAsyncLifetime
         await WaitForOpenStepAsync(host, runId);
 
         string connectionString;
-        using (HttpResponseMessage claimed = await PostAsync(host.Host.Https!, $"/api/workflows/runs/{runId}/steps/deploy/credentials", ticket, null))
+        using (HttpResponseMessage claimed = await PostAsync(host.Host.Https, $"/api/workflows/runs/{runId}/steps/deploy/credentials", ticket, null, Token()))
         {
             Assert.Equal(HttpStatusCode.OK, claimed.StatusCode);
             connectionString = (await claimed.Content.ReadFromJsonAsync<JsonObject>())!["credentials"]!["schema"]!["connectionString"]!.GetValue<string>();
@@ -162,7 +172,7 @@ public sealed class CicdDeployWorkflowTests : IAsyncLifetime
         (string runId, string ticket) = await StartRunAsync(host);
         await WaitForOpenStepAsync(host, runId);
 
-        using (HttpResponseMessage claimed = await PostAsync(host.Host.Https!, $"/api/workflows/runs/{runId}/steps/deploy/credentials", ticket, null))
+        using (HttpResponseMessage claimed = await PostAsync(host.Host.Https, $"/api/workflows/runs/{runId}/steps/deploy/credentials", ticket, null, Token()))
         {
             Assert.Equal(HttpStatusCode.OK, claimed.StatusCode);
         }
@@ -184,30 +194,61 @@ public sealed class CicdDeployWorkflowTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Start_with_a_bad_commit_is_refused_with_the_field_name()
+    public async Task Start_needs_an_admitted_workload_token_over_https_and_a_valid_commit()
     {
         await using WorkflowTestHost host = await StartAsync("00:05:00");
-        using HttpResponseMessage response = await host.Host.Http.PostAsJsonAsync(
-            "/api/workflows/cicd/runs", new { parameters = new { commit = "not a commit" } });
+        var good = new JsonObject { ["parameters"] = new JsonObject { ["commit"] = "3f9c2a1b7d4e" } };
+
+        using (HttpResponseMessage overHttp = await PostAsync(host.Host.Http, "/api/workflows/cicd/runs", null, good, Token()))
+        {
+            await ExpectProblemAsync(overHttp, HttpStatusCode.Forbidden, "scheme");
+        }
+
+        using (HttpResponseMessage noToken = await PostAsync(host.Host.Https, "/api/workflows/cicd/runs", null, good))
+        {
+            await ExpectProblemAsync(noToken, HttpStatusCode.Unauthorized, "Authorization");
+        }
+
+        using (HttpResponseMessage otherBranch = await PostAsync(host.Host.Https, "/api/workflows/cicd/runs", null, good, Token("refs/heads/feature-x")))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, otherBranch.StatusCode);
+            Assert.Contains("refs/heads/feature-x", await otherBranch.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        var bad = new JsonObject { ["parameters"] = new JsonObject { ["commit"] = "not a commit" } };
+        using HttpResponseMessage response = await PostAsync(host.Host.Https, "/api/workflows/cicd/runs", null, bad, Token());
         await ExpectProblemAsync(response, HttpStatusCode.BadRequest, "parameters.commit");
 
         using HttpResponseMessage unknown = await host.Host.Http.PostAsJsonAsync("/api/workflows/nope/runs", new { parameters = new { } });
         await ExpectProblemAsync(unknown, HttpStatusCode.NotFound, "workflow");
     }
 
-    private Task<WorkflowTestHost> StartAsync(string window) =>
-        WorkflowTestHost.StartAsync(
-            new Dictionary<string, string?>
-            {
-                ["Workflows:DeployLogsBucket"] = _logsBucket,
-                ["Workflows:DeployWindow"] = window,
-            },
-            https: true);
-
-    private static async Task<(string RunId, string Ticket)> StartRunAsync(WorkflowTestHost host)
+    private Task<WorkflowTestHost> StartAsync(string window)
     {
-        using HttpResponseMessage response = await host.Host.Http.PostAsJsonAsync(
-            "/api/workflows/cicd/runs", new { parameters = new { commit = "3f9c2a1b7d4e", migration = "0042_add_deploy_table" } });
+        LocalOidcIssuer issuer = Issuer();
+        return WorkflowTestHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["Workflows:DeployLogsBucket"] = _logsBucket,
+            ["Workflows:DeployWindow"] = window,
+            ["GitHubOidc:Issuer"] = LocalOidcIssuer.IssuerName,
+            ["GitHubOidc:JwksUri"] = issuer.JwksPath,
+            ["GitHubOidc:Audience"] = LocalOidcIssuer.DefaultAudience,
+            ["GitHubOidc:TrustRules:0:Workflow"] = "cicd",
+            ["GitHubOidc:TrustRules:0:Repository"] = "nhi-demo/app",
+            ["GitHubOidc:TrustRules:0:Ref"] = "refs/heads/main",
+        });
+    }
+
+    /// <summary>A GitHub Actions OIDC token from the test's local issuer, for repository nhi-demo/app.</summary>
+    private string Token(string gitRef = "refs/heads/main") => Issuer().CreateToken(new GitHubTokenRequest("nhi-demo/app", gitRef));
+
+    // One issuer per test: the token handler caches signature providers by key, so the key object must outlive the test.
+    private LocalOidcIssuer Issuer() => _issuer ??= LocalOidcIssuer.LoadOrCreate(_issuerDirectory);
+
+    private async Task<(string RunId, string Ticket)> StartRunAsync(WorkflowTestHost host)
+    {
+        var start = new JsonObject { ["parameters"] = new JsonObject { ["commit"] = "3f9c2a1b7d4e", ["migration"] = "0042_add_deploy_table" } };
+        using HttpResponseMessage response = await PostAsync(host.Host.Https, "/api/workflows/cicd/runs", null, start, Token());
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         JsonObject body = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
         return (body["runId"]!.GetValue<string>(), body["ticket"]!.GetValue<string>());
@@ -228,9 +269,14 @@ public sealed class CicdDeployWorkflowTests : IAsyncLifetime
         }
     }
 
-    private static async Task<HttpResponseMessage> PostAsync(HttpClient client, string path, string? ticket, JsonObject? body)
+    private static async Task<HttpResponseMessage> PostAsync(HttpClient client, string path, string? ticket, JsonObject? body, string? token = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, path);
+        if (token is not null)
+        {
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+
         if (ticket is not null)
         {
             request.Headers.Add(WorkflowTickets.Header, ticket);

@@ -39,8 +39,7 @@ public sealed class WorkflowTestHost : IAsyncDisposable
     public static async Task<WorkflowTestHost> StartAsync(
         IReadOnlyDictionary<string, string?>? settings = null,
         Action<IServiceCollection>? configureServices = null,
-        string backend = "InMemory",
-        bool https = false)
+        string backend = "InMemory")
     {
         var configuration = new Dictionary<string, string?>
         {
@@ -77,7 +76,7 @@ public sealed class WorkflowTestHost : IAsyncDisposable
             services.Replace(ServiceDescriptor.Singleton(provider => new GrantBrokers(
                 provider.GetServices<IGrantBroker>().Select(broker => (IGrantBroker)new RecordingGrantBroker(broker, secrets)))));
             configureServices?.Invoke(services);
-        }, https: https);
+        });
         return new WorkflowTestHost(host, secrets);
     }
 

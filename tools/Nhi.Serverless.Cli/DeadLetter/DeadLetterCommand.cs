@@ -23,26 +23,27 @@ public static class DeadLetterCommand
             DefaultValueFactory = _ => new Uri("http://127.0.0.1:7071"),
             CustomParser = CommandLineUrls.Parse!,
         };
+        Option<FileInfo?> caCertOption = HostClient.CaCertOption();
         var statusOption = new Option<string?>("--status") { Description = "Only dead letters in this status: parked or replayed." };
         var idArgument = new Argument<string>("id") { Description = "The dead letter's id, as `nhi deadletter list` prints it." };
 
-        var list = new Command("list", "Lists dead letters, oldest first.") { hostOption, statusOption };
+        var list = new Command("list", "Lists dead letters, oldest first.") { hostOption, caCertOption, statusOption };
         list.SetAction(async (parse, cancellationToken) =>
         {
             string query = parse.GetValue(statusOption) is { } status ? $"?status={Uri.EscapeDataString(status)}" : "";
-            return await SendAsync(parse.GetValue(hostOption)!, HttpMethod.Get, $"api/deadletters{query}", cancellationToken);
+            return await SendAsync(parse.GetValue(hostOption)!, parse.GetValue(caCertOption), HttpMethod.Get, $"api/deadletters{query}", cancellationToken);
         });
 
-        var replay = new Command("replay", "Processes one dead letter again: starts its run, or queues its callback again.") { hostOption, idArgument };
+        var replay = new Command("replay", "Processes one dead letter again: starts its run, or queues its callback again.") { hostOption, caCertOption, idArgument };
         replay.SetAction(async (parse, cancellationToken) =>
-            await SendAsync(parse.GetValue(hostOption)!, HttpMethod.Post, $"api/deadletters/{Uri.EscapeDataString(parse.GetValue(idArgument)!)}/replay", cancellationToken));
+            await SendAsync(parse.GetValue(hostOption)!, parse.GetValue(caCertOption), HttpMethod.Post, $"api/deadletters/{Uri.EscapeDataString(parse.GetValue(idArgument)!)}/replay", cancellationToken));
 
         return new Command("deadletter", "Lists and replays accepted alerts that could not be processed.") { list, replay };
     }
 
-    private static async Task<int> SendAsync(Uri host, HttpMethod method, string path, CancellationToken cancellationToken)
+    private static async Task<int> SendAsync(Uri host, FileInfo? caCert, HttpMethod method, string path, CancellationToken cancellationToken)
     {
-        using var http = new HttpClient { BaseAddress = host, Timeout = TimeSpan.FromSeconds(60) };
+        using HttpClient http = HostClient.Create(host, caCert, TimeSpan.FromSeconds(60));
         using var request = new HttpRequestMessage(method, path);
         if (method == HttpMethod.Post)
         {

@@ -13,6 +13,7 @@ public static class DemoCommand
             DefaultValueFactory = _ => new Uri("http://127.0.0.1:7071"),
             CustomParser = CommandLineUrls.Parse,
         };
+        Option<FileInfo?> caCert = HostClient.CaCertOption();
         var samples = new Option<DirectoryInfo>("--samples")
         {
             Description = "Folder with securityhub/ and ocsf/ sample alerts.",
@@ -33,10 +34,6 @@ public static class DemoCommand
             Description = "HTTPS base URL of the same host, where brokered steps' credentials are claimed.",
             CustomParser = CommandLineUrls.Parse,
         };
-        var caCertificate = new Option<FileInfo?>("--ca-cert")
-        {
-            Description = "PEM certificate of the host's HTTPS listener; the demo trusts this certificate only.",
-        };
         var workflow = new Option<string?>("--workflow")
         {
             Description = "Run only this business workflow (cicd, rpa, loan, claims or healthcare) and no remediation samples.",
@@ -44,7 +41,7 @@ public static class DemoCommand
 
         var command = new Command("demo", "Post every sample finding and run every business workflow sample, and print what each run did.")
         {
-            host, samples, summary, timeout, httpsHost, caCertificate, workflow,
+            host, caCert, samples, summary, timeout, httpsHost, workflow,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -53,10 +50,10 @@ public static class DemoCommand
                 parse.GetValue(samples)!,
                 parse.GetValue(summary),
                 TimeSpan.FromSeconds(parse.GetValue(timeout)),
-                Console.Out)
+                Console.Out,
+                parse.GetValue(caCert))
             {
                 HttpsHost = parse.GetValue(httpsHost),
-                CaCertificate = parse.GetValue(caCertificate),
                 OnlyWorkflow = parse.GetValue(workflow),
             };
             return await demo.RunAsync(cancellationToken);

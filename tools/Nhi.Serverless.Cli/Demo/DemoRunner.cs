@@ -8,17 +8,15 @@ using Nhi.Serverless.Runs;
 namespace Nhi.Serverless.Cli.Demo;
 
 /// <summary>Posts the sample alerts to a host, waits for the runs, and reports what each did.</summary>
-public sealed class DemoRunner(Uri host, DirectoryInfo samples, FileInfo? summaryFile, TimeSpan timeout, TextWriter output)
+/// <param name="caCert">The certificate to pin for an https host, or null for the system's CA store.</param>
+public sealed class DemoRunner(Uri host, DirectoryInfo samples, FileInfo? summaryFile, TimeSpan timeout, TextWriter output, FileInfo? caCert = null)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
-    private readonly HttpClient _http = new() { BaseAddress = host, Timeout = TimeSpan.FromSeconds(30) };
+    private readonly HttpClient _http = HostClient.Create(host, caCert, TimeSpan.FromSeconds(30));
 
     /// <summary>The host's HTTPS address, where brokered credentials are claimed; workflows with brokered steps need it.</summary>
     public Uri? HttpsHost { get; init; }
-
-    /// <summary>The certificate of the HTTPS listener, which the demo pins.</summary>
-    public FileInfo? CaCertificate { get; init; }
 
     /// <summary>When set, only this workflow runs, and no remediation sample.</summary>
     public string? OnlyWorkflow { get; init; }
@@ -61,7 +59,7 @@ public sealed class DemoRunner(Uri host, DirectoryInfo samples, FileInfo? summar
 
     private async Task<IReadOnlyList<Workflows.WorkflowDemoFacts>> RunWorkflowsAsync(CancellationToken cancellationToken)
     {
-        using HttpClient? https = HttpsHost is null ? null : new HttpClient(PinnedCertificate.Handler(CaCertificate)) { BaseAddress = HttpsHost, Timeout = TimeSpan.FromSeconds(30) };
+        using HttpClient? https = HttpsHost is null ? null : HostClient.Create(HttpsHost, caCert, TimeSpan.FromSeconds(30));
         var runner = new Workflows.WorkflowDemoRunner(_http, https, samples, OnlyWorkflow, WorkloadTokens.ForWorkflowAsync, timeout, output);
         return await runner.RunAsync(cancellationToken);
     }

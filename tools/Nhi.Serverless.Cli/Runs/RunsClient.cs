@@ -7,9 +7,10 @@ namespace Nhi.Serverless.Cli.Runs;
 
 /// <summary>Calls the host's approval and grant ledger endpoints and prints what they return.</summary>
 /// <remarks>Exit codes: 0 on success, 1 when the host rejected the request or a swept grant stays open, 2 when the host could not be reached.</remarks>
-public sealed class RunsClient(Uri host, TextWriter output, TextWriter error) : IDisposable
+/// <param name="caCert">The certificate to pin for an https host, or null for the system's CA store.</param>
+public sealed class RunsClient(Uri host, TextWriter output, TextWriter error, FileInfo? caCert = null) : IDisposable
 {
-    private readonly HttpClient _http = new() { BaseAddress = host, Timeout = TimeSpan.FromSeconds(120) };
+    private readonly HttpClient _http = HostClient.Create(host, caCert, TimeSpan.FromSeconds(120));
 
     public async Task<int> DecideAsync(string runId, bool approve, string by, string? reason, CancellationToken cancellationToken)
     {
@@ -66,6 +67,11 @@ public sealed class RunsClient(Uri host, TextWriter output, TextWriter error) : 
         try
         {
             response = await send();
+        }
+        catch (HttpRequestException failure) when (failure.InnerException is System.Security.Authentication.AuthenticationException)
+        {
+            error.WriteLine($"The host at {_http.BaseAddress} presented a certificate that is not trusted. Pass the host's certificate with --ca-cert FILE.");
+            return 2;
         }
         catch (HttpRequestException failure)
         {

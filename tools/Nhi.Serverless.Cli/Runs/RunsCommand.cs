@@ -18,6 +18,7 @@ public static class RunsCommand
     private static Command DecisionCommand(string name, bool approve)
     {
         Option<Uri> host = HostOption();
+        Option<FileInfo?> caCert = HostClient.CaCertOption();
         var runId = new Argument<string>("run-id") { Description = "The id of the run that waits for approval." };
         var by = new Option<string>("--by")
         {
@@ -30,11 +31,11 @@ public static class RunsCommand
             ? "Approve a run that waits for approval, so it issues its grant and acts."
             : "Reject a run that waits for approval, so it ends without a grant.")
         {
-            runId, by, reason, host,
+            runId, by, reason, host, caCert,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            using var client = new RunsClient(parse.GetValue(host)!, Console.Out, Console.Error);
+            using var client = Client(parse, host, caCert);
             return await client.DecideAsync(parse.GetValue(runId)!, approve, parse.GetValue(by)!, parse.GetValue(reason), cancellationToken);
         });
         return command;
@@ -43,11 +44,12 @@ public static class RunsCommand
     private static Command GrantsCommand()
     {
         Option<Uri> host = HostOption();
+        Option<FileInfo?> caCert = HostClient.CaCertOption();
         var runId = new Argument<string>("run-id") { Description = "The run whose grants to list." };
-        var command = new Command("grants", "List a run's grants as the grant ledger records them.") { runId, host };
+        var command = new Command("grants", "List a run's grants as the grant ledger records them.") { runId, host, caCert };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            using var client = new RunsClient(parse.GetValue(host)!, Console.Out, Console.Error);
+            using var client = Client(parse, host, caCert);
             return await client.ListGrantsAsync(parse.GetValue(runId)!, cancellationToken);
         });
         return command;
@@ -56,14 +58,18 @@ public static class RunsCommand
     private static Command SweepCommand()
     {
         Option<Uri> host = HostOption();
-        var command = new Command("sweep", "Sweep now: revoke every grant left open after its run ended or its step deadline passed.") { host };
+        Option<FileInfo?> caCert = HostClient.CaCertOption();
+        var command = new Command("sweep", "Sweep now: revoke every grant left open after its run ended or its step deadline passed.") { host, caCert };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            using var client = new RunsClient(parse.GetValue(host)!, Console.Out, Console.Error);
+            using var client = Client(parse, host, caCert);
             return await client.SweepAsync(cancellationToken);
         });
         return command;
     }
+
+    private static RunsClient Client(ParseResult parse, Option<Uri> host, Option<FileInfo?> caCert) =>
+        new(parse.GetValue(host)!, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, parse.GetValue(caCert));
 
     private static Option<Uri> HostOption() => new("--host")
     {
