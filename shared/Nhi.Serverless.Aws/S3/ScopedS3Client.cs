@@ -146,7 +146,9 @@ public sealed class ScopedS3Client : IDisposable
                 ThrowIfErrorBody(response.HttpStatusCode, response.Policy);
             },
             "s3:GetBucketPublicAccessBlock" => () => _publicAccessBlocks.ReadAsync(bucket, cancellationToken),
-            _ => throw new ArgumentException($"Action '{action}' cannot be used as a probe; expected s3:GetBucketAcl, s3:GetBucketPolicy or s3:GetBucketPublicAccessBlock.", nameof(action)),
+            "s3:ListBucket" => () => _s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, MaxKeys = 1 }, cancellationToken),
+            _ => throw new ArgumentException(
+                $"Action '{action}' cannot be used as a probe; expected s3:GetBucketAcl, s3:GetBucketPolicy, s3:GetBucketPublicAccessBlock or s3:ListBucket.", nameof(action)),
         };
 
         EnsureInScope(action, bucket, outsideScope);

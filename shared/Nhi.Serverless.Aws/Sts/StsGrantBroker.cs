@@ -25,8 +25,9 @@ public sealed partial class StsGrantBroker : ICredentialBroker<AwsSessionCredent
 
     public const string RevocationMethod = "iam-deny-session-policy";
 
-    // Cheap bucket reads that can prove a revocation; the first one in the grant's scope is used.
-    private static readonly string[] ProbeActions = ["s3:GetBucketAcl", "s3:GetBucketPolicy", "s3:GetBucketPublicAccessBlock"];
+    // Cheap bucket reads that can prove a revocation; the first one in the grant's scope is used. s3:ListBucket serves
+    // object read grants (s3:GetObject and s3:ListBucket), whose other action needs a key that exists.
+    private static readonly string[] ProbeActions = ["s3:GetBucketAcl", "s3:GetBucketPolicy", "s3:GetBucketPublicAccessBlock", "s3:ListBucket"];
 
     // Pruning caches each deny policy's expiry after the first read, and skips a run that starts within this interval
     // of the previous one. Reading every policy on every revocation took about 7 s against the local RGW with 150 deny
@@ -282,7 +283,7 @@ public sealed partial class StsGrantBroker : ICredentialBroker<AwsSessionCredent
         string? probeAction = ProbeActions.FirstOrDefault(scope.Allows);
         if (probeAction is null)
         {
-            return NotProven(revocation, expiresAt, "the scope contains none of s3:GetBucketAcl, s3:GetBucketPolicy, s3:GetBucketPublicAccessBlock to probe with");
+            return NotProven(revocation, expiresAt, $"the scope contains none of {string.Join(", ", ProbeActions)} to probe with");
         }
 
         var log = calls ?? new ApiCallLog();
