@@ -7,6 +7,7 @@ using Nhi.Serverless.Azure.Blob;
 using Nhi.Serverless.Database.Postgres;
 using Nhi.Serverless.Grants;
 using Nhi.Serverless.OAuth;
+using Nhi.Serverless.Workflows.Claims;
 
 namespace Nhi.Serverless.Workflows;
 
@@ -69,6 +70,7 @@ public static class ServiceCollectionExtensions
             services.AddSingleton<IGrantBroker>(provider => new GrantBroker<OAuthAccessToken>(provider.GetRequiredService<OAuthClientCredentialsBroker>()));
         }
 
+        AddWorkflows(services, options, brokers);
         return services;
     }
 
@@ -77,6 +79,17 @@ public static class ServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(aws);
         return $"arn:{aws.Partition}:s3:::{bucket}";
+    }
+
+    // Each workflow only when every broker its plan names is configured, so a plan never names a missing broker.
+    private static void AddWorkflows(IServiceCollection services, WorkflowOptions options, WorkflowBrokerSettings brokers)
+    {
+        if (brokers.BlobSas is not null && brokers.OAuth is not null)
+        {
+            services.AddSingleton<IWorkflow>(provider => new ClaimsWorkflow(options, provider.GetRequiredService<BlobContainerSasBroker>()));
+            services.AddSingleton<IWorkflowStep>(new ReadClaimDocumentsStep(options));
+            services.AddSingleton<IWorkflowStep>(provider => new FraudCheckStep(provider.GetRequiredService<PartnerApiClient>()));
+        }
     }
 
     private static ILogger<T> LoggerFor<T>(IServiceProvider provider) =>
