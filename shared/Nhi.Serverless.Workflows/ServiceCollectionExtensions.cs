@@ -3,11 +3,13 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Nhi.Serverless.Aws;
+using Nhi.Serverless.Aws.S3;
 using Nhi.Serverless.Azure.Blob;
 using Nhi.Serverless.Database.Postgres;
 using Nhi.Serverless.Grants;
 using Nhi.Serverless.OAuth;
 using Nhi.Serverless.Workflows.Claims;
+using Nhi.Serverless.Workflows.Healthcare;
 
 namespace Nhi.Serverless.Workflows;
 
@@ -89,6 +91,17 @@ public static class ServiceCollectionExtensions
             services.AddSingleton<IWorkflow>(provider => new ClaimsWorkflow(options, provider.GetRequiredService<BlobContainerSasBroker>()));
             services.AddSingleton<IWorkflowStep>(new ReadClaimDocumentsStep(options));
             services.AddSingleton<IWorkflowStep>(provider => new FraudCheckStep(provider.GetRequiredService<PartnerApiClient>()));
+        }
+
+        // Healthcare also needs the AWS adapter's STS broker, which every host registers.
+        if (brokers.BlobSas is not null && brokers.OAuth is not null)
+        {
+            services.AddSingleton<IWorkflow>(provider => new HealthcareWorkflow(
+                options, provider.GetRequiredService<BlobContainerSasBroker>(), provider.GetRequiredService<AwsOptions>()));
+            services.AddSingleton<IWorkflowStep>(new PatientRecordsStep(options));
+            services.AddSingleton<IWorkflowStep>(provider => new BillingStep(
+                options, provider.GetRequiredService<S3ClientFactory>(), provider.GetRequiredService<AwsOptions>()));
+            services.AddSingleton<IWorkflowStep>(provider => new InsuranceStep(provider.GetRequiredService<PartnerApiClient>()));
         }
     }
 
