@@ -28,13 +28,13 @@ public sealed record InsuredMemberFixture(
 /// <summary>How a plan covers one procedure code.</summary>
 public sealed record ProcedureCoverageFixture(bool Covered, decimal? Copay, string Reason);
 
-/// <summary>One request the partner APIs received, with the status they answered; never the token.</summary>
+/// <summary>One request the partner APIs received, with the status of the response; never the token.</summary>
 /// <param name="Body">The JSON body of a POST; null for GET.</param>
 public sealed record PartnerRequestLog(string Method, string Path, int Status, JsonNode? Body);
 
 /// <summary>
 /// The partner APIs of the business workflows (credit bureau, fraud screening, insurer) on Kestrel at 127.0.0.1 and a
-/// free port, answering from data the test puts into <see cref="CreditScores"/>, <see cref="FraudChecks"/> and
+/// free port, responding with data the test puts into <see cref="CreditScores"/>, <see cref="FraudChecks"/> and
 /// <see cref="Members"/>. Each route checks the bearer token by RFC 7662 introspection at the local OAuth server with
 /// the partner client. A missing or inactive token, or one for another audience, gets 401 invalid_token. A token without
 /// the route's scope gets 403 insufficient_scope. Errors are problem+json, as in infra/local/partners/server.mjs.
@@ -103,7 +103,7 @@ public sealed partial class TestPartnerApis : IAsyncDisposable
         _server.Dispose();
     }
 
-    // Authorizes, reads the body of a POST, runs the route and records the request with the status it answered.
+    // Authorizes, reads the body of a POST, runs the route and records the request with the status of the response.
     private async Task<IResult> HandleAsync(HttpContext context, string audience, string scope, bool readsBody, Func<JsonObject?, IResult> route)
     {
         JsonNode? body = null;
@@ -282,7 +282,12 @@ public sealed partial class TestPartnerApis : IAsyncDisposable
 
     private static PartnerProblemException BadRequest(string field, string expected, object? value)
     {
-        string shown = value is null ? "nothing" : value is JsonNode node ? node.ToJsonString() : JsonSerializer.Serialize(value);
+        string shown = value switch
+        {
+            null => "nothing",
+            JsonNode node => node.ToJsonString(),
+            _ => JsonSerializer.Serialize(value),
+        };
         return new PartnerProblemException(Problem(400, "Invalid request", $"{field} must be {expected}, got {shown[..Math.Min(shown.Length, 80)]}"));
     }
 
