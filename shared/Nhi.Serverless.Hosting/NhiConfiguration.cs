@@ -49,8 +49,10 @@ public static class NhiConfiguration
         ("NHI_PARTNER_BASE_URL", "Workflows:PartnerBaseUrl"),
         ("NHI_BILLING_BUCKET", "Workflows:BillingBucket"),
         ("NHI_DEPLOY_LOGS_BUCKET", "Workflows:DeployLogsBucket"),
+        ("NHI_BYSTANDER_BUCKET", "Workflows:ScopeProbeBucket"),
         ("NHI_CLAIMS_CONTAINER", "Workflows:ClaimsContainer"),
         ("NHI_PATIENT_RECORDS_CONTAINER", "Workflows:PatientRecordsContainer"),
+        ("NHI_HR_RECORDS_CONTAINER", "Workflows:ScopeProbeContainer"),
     ];
 
     /// <summary>Adds the NHI_* variables that are set as configuration keys, where later sources still win. With

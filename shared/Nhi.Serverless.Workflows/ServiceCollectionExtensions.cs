@@ -3,11 +3,14 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Nhi.Serverless.Aws;
+using Nhi.Serverless.Aws.S3;
 using Nhi.Serverless.Azure.Blob;
 using Nhi.Serverless.Database.Postgres;
 using Nhi.Serverless.Grants;
 using Nhi.Serverless.OAuth;
 using Nhi.Serverless.Workflows.Cicd;
+using Nhi.Serverless.Workflows.Claims;
+using Nhi.Serverless.Workflows.Healthcare;
 
 namespace Nhi.Serverless.Workflows;
 
@@ -48,8 +51,6 @@ public static class ServiceCollectionExtensions
                 provider.GetRequiredService<TimeProvider>(),
                 LoggerFor<PostgresRoleBroker>(provider)));
             services.AddSingleton<IGrantBroker>(provider => new GrantBroker<PostgresRoleCredential>(provider.GetRequiredService<PostgresRoleBroker>()));
-            services.AddSingleton<IWorkflow>(provider => new CicdDeployWorkflow(
-                provider.GetRequiredService<PostgresRoleBroker>(), provider.GetRequiredService<AwsOptions>(), options));
         }
 
         if (brokers.BlobSas is { } blob)
@@ -72,6 +73,7 @@ public static class ServiceCollectionExtensions
             services.AddSingleton<IGrantBroker>(provider => new GrantBroker<OAuthAccessToken>(provider.GetRequiredService<OAuthClientCredentialsBroker>()));
         }
 
+        AddWorkflows(services, options, brokers);
         return services;
     }
 
@@ -80,6 +82,35 @@ public static class ServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(aws);
         return $"arn:{aws.Partition}:s3:::{bucket}";
+    }
+
+    // Each workflow only when every broker its plan names is configured, so a plan never names a missing broker.
+    private static void AddWorkflows(IServiceCollection services, WorkflowOptions options, WorkflowBrokerSettings brokers)
+    {
+        // The deploy's logs grant comes from the AWS adapter's STS broker, which every host registers.
+        if (brokers.Postgres is not null)
+        {
+            services.AddSingleton<IWorkflow>(provider => new CicdDeployWorkflow(
+                provider.GetRequiredService<PostgresRoleBroker>(), provider.GetRequiredService<AwsOptions>(), options));
+        }
+
+        if (brokers.BlobSas is not null && brokers.OAuth is not null)
+        {
+            services.AddSingleton<IWorkflow>(provider => new ClaimsWorkflow(options, provider.GetRequiredService<BlobContainerSasBroker>()));
+            services.AddSingleton<IWorkflowStep>(new ReadClaimDocumentsStep(options));
+            services.AddSingleton<IWorkflowStep>(provider => new FraudCheckStep(provider.GetRequiredService<PartnerApiClient>()));
+        }
+
+        // Healthcare also needs the AWS adapter's STS broker, which every host registers.
+        if (brokers.BlobSas is not null && brokers.OAuth is not null)
+        {
+            services.AddSingleton<IWorkflow>(provider => new HealthcareWorkflow(
+                options, provider.GetRequiredService<BlobContainerSasBroker>(), provider.GetRequiredService<AwsOptions>()));
+            services.AddSingleton<IWorkflowStep>(new PatientRecordsStep(options));
+            services.AddSingleton<IWorkflowStep>(provider => new BillingStep(
+                options, provider.GetRequiredService<S3ClientFactory>(), provider.GetRequiredService<AwsOptions>()));
+            services.AddSingleton<IWorkflowStep>(provider => new InsuranceStep(provider.GetRequiredService<PartnerApiClient>()));
+        }
     }
 
     private static ILogger<T> LoggerFor<T>(IServiceProvider provider) =>

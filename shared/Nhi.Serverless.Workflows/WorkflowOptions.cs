@@ -26,6 +26,22 @@ public sealed class WorkflowOptions
     /// <summary>The Blob container that holds patient records.</summary>
     public string PatientRecordsContainer { get; set; } = "patient-records";
 
+    /// <summary>
+    /// A Blob container that no workflow grant covers. Steps with a Blob grant prove their scope by reading from it, which
+    /// must be denied. It need not exist, because Azurite 3.37.0 rejects another container's SAS with 403 before it looks
+    /// the container up.
+    /// </summary>
+    public string ScopeProbeContainer { get; set; } = "hr-records";
+
+    /// <summary>
+    /// An existing bucket that no workflow grant covers. Steps with an S3 grant prove their scope by listing it, which must
+    /// be denied. It must exist, because Ceph RGW returns 404 NoSuchBucket for a missing bucket before it checks access.
+    /// </summary>
+    public string ScopeProbeBucket { get; set; } = "nhi-demo-bystander";
+
+    /// <summary>The claimed amount below which a claims run may approve without an adjuster, in the claim's currency.</summary>
+    public decimal ClaimsAutoApprovalLimit { get; set; } = 5000m;
+
     /// <summary>The base address of the partner APIs (credit bureau, fraud screening, insurer).</summary>
     public string PartnerBaseUrl { get; set; } = "";
 
@@ -52,6 +68,21 @@ public sealed class WorkflowOptions
             && (!Uri.TryCreate(PartnerBaseUrl, UriKind.Absolute, out Uri? partner) || partner.Scheme is not ("http" or "https")))
         {
             errors.Add($"{SectionName}:PartnerBaseUrl '{PartnerBaseUrl}' is not valid; expected an absolute http or https URL.");
+        }
+
+        if (ClaimsAutoApprovalLimit <= 0)
+        {
+            errors.Add($"{SectionName}:ClaimsAutoApprovalLimit is {ClaimsAutoApprovalLimit}; expected an amount above zero.");
+        }
+
+        if (string.IsNullOrWhiteSpace(ScopeProbeContainer) || ScopeProbeContainer == ClaimsContainer || ScopeProbeContainer == PatientRecordsContainer)
+        {
+            errors.Add($"{SectionName}:ScopeProbeContainer '{ScopeProbeContainer}' is not valid; expected a container other than the claims and patient records containers.");
+        }
+
+        if (string.IsNullOrWhiteSpace(ScopeProbeBucket) || ScopeProbeBucket == BillingBucket || ScopeProbeBucket == DeployLogsBucket)
+        {
+            errors.Add($"{SectionName}:ScopeProbeBucket '{ScopeProbeBucket}' is not valid; expected an existing bucket other than the billing and deploy logs buckets.");
         }
 
         foreach ((string key, TimeSpan value) in new[] { ("StepLifetime", StepLifetime), ("DeployWindow", DeployWindow), ("BotWindow", BotWindow) })

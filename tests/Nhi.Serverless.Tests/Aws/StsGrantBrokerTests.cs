@@ -136,6 +136,38 @@ public sealed class StsGrantBrokerTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task ProveRevoked_ObjectRead_UsesListBucket()
+    {
+        string bucket = await _stack.CreateBucketAsync();
+        try
+        {
+            Scope scope = Scope.Create("aws", _stack.BucketArn(bucket), ["s3:GetObject", "s3:ListBucket"]);
+            GrantRequest grant = _stack.NewGrant(scope);
+            Lease<AwsSessionCredential> lease = await Broker.IssueAsync(grant, CancellationToken.None);
+            using AmazonS3Client client = ClientFor(lease);
+            using GetObjectResponse read = await client.GetObjectAsync(bucket, "hello.txt");
+            Assert.Equal(HttpStatusCode.OK, read.HttpStatusCode);
+            var calls = new ApiCallLog();
+
+            RevocationOutcome revocation = await Broker.RevokeAsync(grant, pruneExpired: false, CancellationToken.None);
+            RevocationOutcome proof = await Broker.ProveRevokedAsync(lease, revocation, calls, CancellationToken.None);
+            output.WriteLine(proof.Evidence);
+
+            Assert.True(proof.Proven, proof.Evidence);
+            Assert.Contains("s3:ListBucket", proof.Evidence);
+            ApiCall last = calls.Snapshot()[^1];
+            Assert.Equal("s3:ListBucket", last.Action);
+            Assert.Equal(ApiCallOutcomes.Denied, last.Outcome);
+            var afterRevocation = await Assert.ThrowsAsync<AmazonS3Exception>(() => client.GetObjectAsync(bucket, "hello.txt"));
+            Assert.Equal(HttpStatusCode.Forbidden, afterRevocation.StatusCode);
+        }
+        finally
+        {
+            await _stack.DeleteBucketAsync(bucket);
+        }
+    }
+
+    [Fact]
     public async Task Revoke_NeverIssuedGrant_Succeeds()
     {
         GrantRequest grant = _stack.NewGrant(_stack.PlaybookScope("nhi-test-never-issued"));
