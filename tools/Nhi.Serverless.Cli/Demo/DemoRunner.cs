@@ -60,7 +60,8 @@ public sealed class DemoRunner(Uri host, DirectoryInfo samples, FileInfo? summar
     private async Task<IReadOnlyList<Workflows.WorkflowDemoFacts>> RunWorkflowsAsync(CancellationToken cancellationToken)
     {
         using HttpClient? https = HttpsHost is null ? null : HostClient.Create(HttpsHost, caCert, TimeSpan.FromSeconds(30));
-        var runner = new Workflows.WorkflowDemoRunner(_http, https, samples, OnlyWorkflow, WorkloadTokens.ForWorkflowAsync, timeout, output);
+        using var tokens = new WorkloadTokens();
+        var runner = new Workflows.WorkflowDemoRunner(_http, https, samples, OnlyWorkflow, tokens.ForWorkflowAsync, timeout, output);
         return await runner.RunAsync(cancellationToken);
     }
 

@@ -66,13 +66,22 @@ public sealed class WorkflowDemoRunner(
         output.WriteLine();
         output.WriteLine($"==> workflow {workflow}: {sample} -> POST /{path}");
         using var start = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(new { parameters }) };
+        HttpClient trigger = http;
         if (await workloadToken(workflow, cancellationToken) is { } token)
         {
+            // A workload identity token is a bearer credential, so it travels over HTTPS only.
+            if (https is null)
+            {
+                output.WriteLine("    this workflow needs a workload identity token over HTTPS, but the demo has no HTTPS address");
+                return new WorkflowDemoFacts { RunId = "", Sample = sample, Workflow = workflow, Outcome = "not-started" };
+            }
+
             start.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-            output.WriteLine("    authenticated with a workload identity token from the local OIDC issuer");
+            trigger = https;
+            output.WriteLine("    authenticated over HTTPS with a GitHub Actions OIDC token from the local issuer (repo nhi-demo/app, refs/heads/main)");
         }
 
-        using HttpResponseMessage started = await http.SendAsync(start, cancellationToken);
+        using HttpResponseMessage started = await trigger.SendAsync(start, cancellationToken);
         string answer = await started.Content.ReadAsStringAsync(cancellationToken);
         if (!started.IsSuccessStatusCode)
         {
@@ -170,6 +179,11 @@ public sealed class WorkflowDemoRunner(
 
         using var claim = new HttpRequestMessage(HttpMethod.Post, $"api/workflows/runs/{runId}/steps/{step}/credentials");
         claim.Headers.Add("Nhi-Run-Ticket", ticket);
+        if (await workloadToken(workflow, cancellationToken) is { } token)
+        {
+            claim.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
         using HttpResponseMessage claimed = await https.SendAsync(claim, cancellationToken);
         string answer = await claimed.Content.ReadAsStringAsync(cancellationToken);
         if (!claimed.IsSuccessStatusCode)
