@@ -14,7 +14,7 @@ namespace Nhi.Serverless.Workflows;
 /// </summary>
 public sealed class PartnerApiClient(HttpClient http, WorkflowOptions options)
 {
-    /// <summary>Sends a request with the token of the step's grant <paramref name="grantName"/> and returns the JSON answer.</summary>
+    /// <summary>Sends a request with the token of the step's grant <paramref name="grantName"/> and returns the JSON response.</summary>
     /// <param name="context">The step; the call is recorded there.</param>
     /// <param name="grantName">The step's OAuth grant.</param>
     /// <param name="action">The partner action for the audit trail, such as "credit-bureau:GetScore".</param>
@@ -29,7 +29,7 @@ public sealed class PartnerApiClient(HttpClient http, WorkflowOptions options)
         (HttpStatusCode? status, JsonNode? answer) = await CallAsync(context, grantName, action, method, path, body, ApiCallPurposes.Step, cancellationToken);
         if (status is not { } code || (int)code >= 300 || answer is null)
         {
-            throw new WorkflowStepException(context.Step.Name, $"{action} on {path} answered {(status is null ? "nothing" : ((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture))}");
+            throw new WorkflowStepException(context.Step.Name, $"{action} on {path} returned {(status is null ? "nothing" : ((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture))}");
         }
 
         return answer;

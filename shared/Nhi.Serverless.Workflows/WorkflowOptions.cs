@@ -8,7 +8,7 @@ public sealed class WorkflowOptions
 {
     public const string SectionName = "Workflows";
 
-    /// <summary>The database that holds the ERP and loan tables, on the PostgreSQL broker's server.</summary>
+    /// <summary>The database with the ERP and loan tables, on the PostgreSQL broker's server.</summary>
     public string Database { get; set; } = "erp";
 
     /// <summary>The schema a CI/CD deploy may change.</summary>
@@ -17,10 +17,10 @@ public sealed class WorkflowOptions
     /// <summary>The bucket a CI/CD deploy may read its logs from.</summary>
     public string DeployLogsBucket { get; set; } = "nhi-deploy-logs";
 
-    /// <summary>The bucket that holds billing records by patient.</summary>
+    /// <summary>The bucket with the billing records by patient.</summary>
     public string BillingBucket { get; set; } = "nhi-billing";
 
-    /// <summary>The Blob container that holds claim documents.</summary>
+    /// <summary>The Blob container with the claim documents.</summary>
     public string ClaimsContainer { get; set; } = "claims-documents";
 
     /// <summary>The Blob container that holds patient records.</summary>

@@ -6,9 +6,10 @@ using Nhi.Serverless.Workflows;
 namespace Nhi.Serverless.Audit;
 
 /// <summary>
-/// Turns a finished business workflow run into its audit records: the request received, then for each step the
-/// grants issued, the calls made with them, the scope probes, the step's end and the revocation of each grant, and
-/// the run's completion with its decision. Records share the envelope, signing and chaining of remediation runs.
+/// Turns a finished business workflow run into its audit records. The request received comes first. Then, for each
+/// step, come the grants issued, the calls made with them, the scope probes, the step's end and each grant's
+/// revocation. The run's completion with its decision comes last. Records share the envelope, signing and chaining
+/// of remediation runs.
 /// </summary>
 public static class WorkflowAuditRecordFactory
 {

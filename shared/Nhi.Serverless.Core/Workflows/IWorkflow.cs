@@ -155,7 +155,7 @@ public sealed class InvalidWorkflowRequestException(string field, string expecte
     public string Expected { get; } = expected;
 }
 
-/// <summary>Thrown by a managed step that could not do its work. The message names what failed and holds no secret.</summary>
+/// <summary>Thrown by a managed step that could not do its work. The message names what failed and contains no secret.</summary>
 public sealed class WorkflowStepException(string step, string reason, Exception? inner = null)
     : Exception($"Step '{step}' failed: {reason}", inner)
 {

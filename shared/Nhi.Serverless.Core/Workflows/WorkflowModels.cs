@@ -20,8 +20,8 @@ public sealed record WorkflowRequest(
     DateTimeOffset ReceivedAt)
 {
     /// <summary>
-    /// The SHA-256 (hex) of the ticket the caller received when the run started; the caller presents the ticket to claim
-    /// a brokered step's credentials and to report done. Null when the run has no brokered step. Never in audit records.
+    /// The SHA-256 (hex) of the ticket the caller received when the run started. The caller presents the ticket to claim
+    /// a brokered step's credentials and to report done. Null when the run has no brokered step; never in audit records.
     /// </summary>
     public string? TicketHash { get; init; }
 }
@@ -71,7 +71,7 @@ public sealed record WorkflowPlan(string Workflow, string Subject, IReadOnlyList
 /// <param name="ScopeProbes">Calls outside a grant's scope that had to be denied while the grant was valid.</param>
 /// <param name="Verification">What the step checked about its result.</param>
 /// <param name="Revocations">Revocation and proof of each grant, done at the end of the step.</param>
-/// <param name="Output">The step's business output, such as the rows it read or the partner's answer; never a credential.</param>
+/// <param name="Output">The step's business output, such as the rows it read or the partner's reply; never a credential.</param>
 public sealed record StepReport(
     string Step,
     string Mode,
@@ -109,7 +109,7 @@ public sealed record StepResult(
     IReadOnlyList<RevocationOutcome> Cleanup,
     string? EndedBy);
 
-/// <summary>A workflow's business answer, computed from its steps' outputs without any credential.</summary>
+/// <summary>A workflow's business result, computed from its steps' outputs without any credential.</summary>
 /// <param name="Outcome">One of <see cref="WorkflowOutcomes"/>.</param>
 /// <param name="Decision">The business decision, such as "approve", "refer" or "decline"; null when the workflow makes none.</param>
 /// <param name="Reasons">Why, one line per rule that applied.</param>

@@ -40,7 +40,7 @@ public sealed class WorkflowEndpoints(EdgeGate gate, WorkflowRuns runs, Brokered
         await context.Response.WriteAsJsonAsync(DescribeStart(started, baseUrl), HttpJson.Options, context.RequestAborted);
     }
 
-    /// <summary>POST /api/logicapps/workflows/{workflow}: starts the run and answers 202 with Location and Retry-After.</summary>
+    /// <summary>POST /api/logicapps/workflows/{workflow}: starts the run and returns 202 with Location and Retry-After.</summary>
     public async Task StartForLogicAppAsync(HttpContext context, string workflow, DurableTaskClient client, EdgeCaller caller)
     {
         StartedWorkflow? started = await ReadAndStartAsync(context, workflow, client, caller, LogicAppsEndpoints.AuthSource);

@@ -11,9 +11,9 @@ namespace Nhi.Serverless.Hosting.Workflows;
 public sealed record HandoutRefusal(int Status, string Type, string Title, string Detail, string Field, string Expected);
 
 /// <summary>
-/// Hands a brokered step's credentials to the caller once. The grants are written to the ledger first (a conditional
-/// insert, so a second claim finds them and is refused), then issued, kept in the lease vault for the revocation proof,
-/// and reported to the run by their public facts only. The secret goes into the HTTPS response and nowhere else.
+/// Hands a brokered step's credentials to the caller once. The grants are written to the ledger first, with a
+/// conditional insert, so a second claim finds them and is refused. Then they are issued and kept in the lease vault
+/// for the revocation proof. The run learns their public facts only; the secret goes into the HTTPS response alone.
 /// </summary>
 public sealed class BrokeredHandout(GrantBrokers brokers, LeaseVault vault, IGrantLedger ledger, TimeProvider time, ILogger<BrokeredHandout> logger)
 {
@@ -30,7 +30,7 @@ public sealed class BrokeredHandout(GrantBrokers brokers, LeaseVault vault, IGra
         WorkflowRequest? request = metadata.Name == RunWorkflowOrchestrator.Name ? metadata.ReadInputAs<WorkflowRequest>() : null;
         if (request is null || !WorkflowTickets.Matches(ticket, request.TicketHash))
         {
-            // The same answer for a wrong ticket and for a run without brokered steps, so the answer reveals nothing.
+            // A wrong ticket and a run without brokered steps get the same response, so it reveals nothing.
             return (null, null, new HandoutRefusal(401, "unauthenticated", "Unauthenticated",
                 $"The {WorkflowTickets.Header} header does not hold the ticket this run was started with.", WorkflowTickets.Header, "the ticket from the start response"));
         }

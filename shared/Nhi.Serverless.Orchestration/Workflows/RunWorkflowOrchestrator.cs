@@ -11,9 +11,9 @@ namespace Nhi.Serverless.Orchestration.Workflows;
 
 /// <summary>
 /// One business workflow run: plan, then each stage's steps at once, each under fresh grants that are revoked when the
-/// step ends, then the decision and the signed audit records. A managed step runs inside one activity; a brokered step
-/// waits for its caller to claim the credentials and report done, and its grants are revoked on done, on cancel, or
-/// when the step's window closes, whichever comes first. History holds ids, scopes and times, never a secret.
+/// step ends, then the decision and the signed audit records. A managed step runs inside one activity. A brokered step
+/// waits for its caller to claim the credentials and report done. Its grants are revoked on done, on cancel, or when
+/// the step's window closes, whichever comes first. History holds ids, scopes and times, never a secret.
 /// </summary>
 public sealed class RunWorkflowOrchestrator : TaskOrchestrator<WorkflowRequest, WorkflowResult>
 {
@@ -154,7 +154,16 @@ public sealed class RunWorkflowOrchestrator : TaskOrchestrator<WorkflowRequest, 
             first = await Task.WhenAny(done, cancel, window);
         }
 
-        string endedBy = first == done ? "done" : first == cancel ? "cancelled" : "window-closed";
+        string endedBy = "window-closed";
+        if (first == done)
+        {
+            endedBy = "done";
+        }
+        else if (first == cancel)
+        {
+            endedBy = "cancelled";
+        }
+
         if (first != window)
         {
             timerCancellation.Cancel();

@@ -9,10 +9,10 @@ namespace Nhi.Serverless.Workflows.Cicd;
 
 /// <summary>
 /// A CI/CD deploy job applies a schema change to one database schema and reads one logs bucket. The job authenticates
-/// with its workload identity (a GitHub Actions OIDC token checked against trust rules) and receives a brokered
-/// credential for each: a PostgreSQL role with USAGE and CREATE on the deploy schema, and an S3 session that can only
-/// list and read the logs bucket. Both are revoked when the job reports done, when it is cancelled, or when the deploy
-/// window closes.
+/// with its workload identity, a GitHub Actions OIDC token checked against trust rules. It receives two brokered
+/// credentials: a PostgreSQL role with USAGE and CREATE on the deploy schema, and an S3 session that can only list and
+/// read the logs bucket. Both are revoked when the job reports done, when it is cancelled, or when the deploy window
+/// closes.
 /// </summary>
 public sealed partial class CicdDeployWorkflow(PostgresRoleBroker postgres, AwsOptions aws, WorkflowOptions options) : IWorkflow
 {
@@ -49,7 +49,7 @@ public sealed partial class CicdDeployWorkflow(PostgresRoleBroker postgres, AwsO
         return new WorkflowPlan(Name, $"deploy of {commit[..Math.Min(12, commit.Length)]} by {request.Caller}", [new WorkflowStage([step])]);
     }
 
-    /// <summary>The deploy succeeded when the job reported success; the summary says what it could touch and for how long.</summary>
+    /// <summary>The deploy succeeded when the job reported success; the summary lists what it could touch and for how long.</summary>
     public WorkflowDecision Decide(WorkflowRequest request, WorkflowPlan plan, IReadOnlyList<StepReport> reports)
     {
         ArgumentNullException.ThrowIfNull(request);

@@ -18,9 +18,9 @@ using Npgsql;
 namespace Nhi.Serverless.Tests.Workflows;
 
 /// <summary>
-/// The CI/CD deploy workflow end to end over HTTP: the job starts a run, claims a PostgreSQL schema-change role and an S3
-/// read session over HTTPS once, applies a schema change, reads its logs bucket, and reports done; every credential is
-/// denied outside its scope and after revocation. Runs on PostgreSQL, Ceph RGW and Azurite.
+/// The CI/CD deploy workflow end to end over HTTP. The job starts a run and claims a PostgreSQL schema-change role and an
+/// S3 read session over HTTPS once. It applies a schema change, reads its logs bucket and reports done. Every credential
+/// is denied outside its scope and after revocation. Runs on PostgreSQL, Ceph RGW and Azurite.
 /// </summary>
 public sealed class CicdDeployWorkflowTests : IAsyncLifetime
 {
@@ -46,7 +46,7 @@ public sealed class CicdDeployWorkflowTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Job_claims_once_over_https_changes_the_schema_reads_logs_and_every_credential_is_revoked_on_done()
+    public async Task Deploy_DoneRevokesBothGrants()
     {
         await using WorkflowTestHost host = await StartAsync("00:05:00");
         (string runId, string ticket) = await StartRunAsync(host);
@@ -142,7 +142,7 @@ public sealed class CicdDeployWorkflowTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Credentials_are_revoked_when_the_deploy_window_closes_without_done()
+    public async Task Deploy_WindowCloseRevokes()
     {
         await using WorkflowTestHost host = await StartAsync("00:00:06");
         (string runId, string ticket) = await StartRunAsync(host);
@@ -166,7 +166,7 @@ public sealed class CicdDeployWorkflowTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Cancel_revokes_claimed_credentials_and_needs_the_ticket()
+    public async Task Deploy_CancelNeedsTicketAndRevokes()
     {
         await using WorkflowTestHost host = await StartAsync("00:05:00");
         (string runId, string ticket) = await StartRunAsync(host);
@@ -194,7 +194,7 @@ public sealed class CicdDeployWorkflowTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Start_needs_an_admitted_workload_token_over_https_and_a_valid_commit()
+    public async Task Start_NeedsTokenHttpsAndCommit()
     {
         await using WorkflowTestHost host = await StartAsync("00:05:00");
         var good = new JsonObject { ["parameters"] = new JsonObject { ["commit"] = "3f9c2a1b7d4e" } };

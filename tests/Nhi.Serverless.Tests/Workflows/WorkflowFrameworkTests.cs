@@ -32,7 +32,7 @@ public sealed class WorkflowFrameworkTests : IAsyncLifetime
     public Task DisposeAsync() => _account.DisposeAsync().AsTask();
 
     [Fact]
-    public async Task Managed_step_reads_in_scope_is_denied_outside_and_every_grant_is_revoked_with_proof()
+    public async Task ManagedStep_ScopedAndRevoked()
     {
         await using WorkflowTestHost host = await StartAsync();
 
@@ -67,7 +67,7 @@ public sealed class WorkflowFrameworkTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Failing_step_still_revokes_its_grant_and_the_run_fails_with_the_reason()
+    public async Task FailingStep_StillRevokes()
     {
         await using WorkflowTestHost host = await StartAsync();
 
@@ -84,7 +84,7 @@ public sealed class WorkflowFrameworkTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Request_without_a_required_parameter_is_rejected_before_any_grant()
+    public async Task MissingParameter_RejectedBeforeGrant()
     {
         await using WorkflowTestHost host = await StartAsync();
 

@@ -9,9 +9,9 @@ using Nhi.Serverless.Workflows;
 namespace Nhi.Serverless.Cli.Demo.Workflows;
 
 /// <summary>
-/// Runs each business workflow on its sample: starts the run through its trigger, plays the caller of each brokered
-/// step (claims the credentials over HTTPS, does the work, reports done), waits for the result, and checks every
-/// grant's scope denial and revocation proof and the run's signed audit records.
+/// Runs each business workflow on its sample. It starts the run through its trigger and plays the caller of each
+/// brokered step: it claims the credentials over HTTPS, does the work and reports done. Then it waits for the result
+/// and checks every grant's scope denial and revocation proof, and the run's signed audit records.
 /// </summary>
 public sealed class WorkflowDemoRunner(
     HttpClient http,
