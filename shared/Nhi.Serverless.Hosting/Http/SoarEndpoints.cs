@@ -118,7 +118,9 @@ public sealed class SoarEndpoints(RunRequests requests, ILogger<SoarEndpoints> l
             CreatedFrom = createdAfter,
             PageSize = pageSize,
             ContinuationToken = query["continuationToken"].FirstOrDefault(),
-            FetchInputsAndOutputs = false,
+
+            // The custom status, which shows why a run waits, is read only with the inputs and outputs.
+            FetchInputsAndOutputs = true,
         };
 
         string baseUrl = IntakeResponses.BaseUrl(context);
