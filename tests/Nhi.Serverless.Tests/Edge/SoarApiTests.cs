@@ -202,7 +202,7 @@ public sealed class SoarApiTests : IAsyncLifetime
         Assert.Equal(401, status);
     }
 
-    /// <summary>Schedules a run that starts in an hour, so it waits like a run pending approval.</summary>
+    /// <summary>Schedules a run of the first orchestrator version, which does not listen for cancel requests.</summary>
     private async Task<string> PendingRunAsync()
     {
         string runId = NewRunId();

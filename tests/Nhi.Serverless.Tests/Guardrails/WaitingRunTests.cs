@@ -1,5 +1,9 @@
+using System.Net;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
+using Nhi.Serverless.Audit;
+using Nhi.Serverless.Azure.Audit;
+using Nhi.Serverless.Grants;
 using Nhi.Serverless.Guardrails;
 using Nhi.Serverless.Orchestration.Approvals;
 using Nhi.Serverless.Runs;
@@ -11,12 +15,13 @@ namespace Nhi.Serverless.Tests.Guardrails;
 
 /// <summary>
 /// Runs that wait for approval or for a concurrency slot: the status endpoints show the wait with its deadline and
-/// reasons.
+/// reasons, and a cancel request ends the run through its orchestrator with the outcome "cancelled".
 /// </summary>
 public sealed class WaitingRunTests : IAsyncLifetime
 {
     private const string Playbook = "s3-bucket-public-access";
     private static readonly ConcurrencyLimit PlaybookSlot = new($"playbook:{Playbook}", 1);
+    private static readonly TimeSpan Prompt = TimeSpan.FromSeconds(30);
 
     private readonly AwsTestStack _aws = new();
     private readonly LedgerTables _tables = new();
@@ -91,6 +96,48 @@ public sealed class WaitingRunTests : IAsyncLifetime
         Assert.Null(finished["wait"]);
     }
 
+    [Fact]
+    public async Task CancelEndsApprovalWait()
+    {
+        string runId = await GuardrailTestRuns.PostFindingAsync(_host, _approvalBucket);
+        await WaitForStatusAsync(runId, RunWaitStates.AwaitingApproval);
+
+        await CancelAsync(runId);
+        RunResult result = await _host.WaitForRunAsync(runId, Prompt);
+
+        await AssertCancelledBeforeActingAsync(result, _approvalBucket);
+    }
+
+    [Fact]
+    public async Task CancelEndsCapacityWait()
+    {
+        string holderId = await HoldPlaybookSlotAsync();
+        string bucket = await PublicBucketAsync();
+        string runId = await GuardrailTestRuns.PostFindingAsync(_host, bucket);
+        await WaitForStatusAsync(runId, RunWaitStates.AwaitingCapacity);
+
+        await CancelAsync(runId);
+        RunResult result = await _host.WaitForRunAsync(runId, Prompt);
+        await ReleasePlaybookSlotAsync(holderId);
+
+        await AssertCancelledBeforeActingAsync(result, bucket);
+    }
+
+    [Fact]
+    public async Task CancelOfFinishedRunIsConflict()
+    {
+        string runId = await GuardrailTestRuns.PostFindingAsync(_host, _approvalBucket);
+        await WaitForStatusAsync(runId, RunWaitStates.AwaitingApproval);
+        await CancelAsync(runId);
+        await _host.WaitForRunAsync(runId, Prompt);
+
+        (HttpStatusCode status, JsonNode problem) = await GuardrailTestRuns.PostJsonAsync(
+            _host, $"/api/soar/runs/{runId}/cancel", """{"by": "analyst@example.com"}""");
+
+        Assert.Equal(HttpStatusCode.Conflict, status);
+        Assert.Equal("runId", problem["field"]!.GetValue<string>());
+    }
+
     /// <summary>
     /// Takes the playbook's only slot in the name of a run that waits for approval. That run has no slot of its own
     /// yet, but it is running, so the slot store does not take the slot back.
@@ -108,6 +155,15 @@ public sealed class WaitingRunTests : IAsyncLifetime
 
     private Task ReleasePlaybookSlotAsync(string holderId) =>
         _host.Services.GetRequiredService<IRunSlots>().ReleaseAsync(holderId, [PlaybookSlot], CancellationToken.None);
+
+    private async Task CancelAsync(string runId)
+    {
+        (HttpStatusCode status, JsonNode body) = await GuardrailTestRuns.PostJsonAsync(
+            _host, $"/api/soar/runs/{runId}/cancel", """{"by": "analyst@example.com", "reason": "false positive"}""");
+
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.False(body["terminated"]!.GetValue<bool>());
+    }
 
     /// <summary>Polls GET /api/runs/{runId} until its status is the wait state, and returns that body.</summary>
     private async Task<JsonNode> WaitForStatusAsync(string runId, string state)
@@ -132,6 +188,27 @@ public sealed class WaitingRunTests : IAsyncLifetime
         string text = await response.Content.ReadAsStringAsync();
         Assert.True(response.IsSuccessStatusCode, $"GET {path}: HTTP {(int)response.StatusCode}: {text}");
         return JsonNode.Parse(text)!;
+    }
+
+    /// <summary>
+    /// Checks a run cancelled while it waited: the outcome and reason, a bucket left as it was, no grant in the ledger
+    /// (so none is open), and a run-completed audit record with the outcome "cancelled".
+    /// </summary>
+    private async Task AssertCancelledBeforeActingAsync(RunResult result, string bucket)
+    {
+        Assert.Equal(RunOutcomes.Cancelled, result.Outcome);
+        Assert.StartsWith("cancelled by analyst@example.com through soar at ", result.SkipReason, StringComparison.Ordinal);
+        Assert.EndsWith(": false positive", result.SkipReason, StringComparison.Ordinal);
+        Assert.Empty(result.Attempts);
+        Assert.Equal(200, await _aws.AnonymousGetStatusAsync(bucket));
+        Assert.Empty(await _host.Services.GetRequiredService<IGrantLedger>().ListByRunAsync(result.RunId, CancellationToken.None));
+
+        IReadOnlyList<SignedAuditRecord> records = await _host.Services.GetRequiredService<TableAuditStore>().ReadRunAsync(result.RunId, CancellationToken.None);
+        JsonNode completed = JsonNode.Parse(records[^1].Json)!;
+        Assert.Equal(AuditEvents.RunCompleted, records[^1].Event);
+        Assert.Equal(RunOutcomes.Cancelled, completed["nhi"]!["outcome"]!.GetValue<string>());
+        Assert.Equal("Other", completed["status"]!.GetValue<string>());
+        Assert.Equal(result.SkipReason, completed["nhi"]!["skip_reason"]!.GetValue<string>());
     }
 
     private async Task<string> PublicBucketAsync()
