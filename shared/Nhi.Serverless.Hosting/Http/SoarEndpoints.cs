@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Nhi.Serverless.Guardrails;
 using Nhi.Serverless.Hosting.Edge;
 using Nhi.Serverless.Intake;
+using Nhi.Serverless.Orchestration.Approvals;
 using Nhi.Serverless.Orchestration.Remediation;
 
 namespace Nhi.Serverless.Hosting.Http;
@@ -15,12 +16,9 @@ namespace Nhi.Serverless.Hosting.Http;
 /// status, approve or reject a pending step, cancel it, and list runs. Requests authenticate as the "soar" source.
 /// </summary>
 public sealed class SoarEndpoints(
-    RunRequests requests, RunCancellations cancellations, ILogger<SoarEndpoints> logger, IIntakeJournal? journal = null)
+    RunRequests requests, RunApprovals approvals, RunCancellations cancellations, ILogger<SoarEndpoints> logger, IIntakeJournal? journal = null)
 {
     public const string AuthSource = "soar";
-
-    /// <summary>The Durable external event that carries an approval decision to a run.</summary>
-    public const string ApprovalEventName = "Approval";
 
     private const int MaxPageSize = 200;
 
@@ -139,8 +137,9 @@ public sealed class SoarEndpoints(
         await context.Response.WriteAsJsonAsync(new { runs, continuationToken = next }, HttpJson.Options, context.RequestAborted);
     }
 
-    /// <summary>POST /api/soar/runs/{runId}/approval with {"approved", "by", "reason"}: delivers the decision to a
-    /// run that waits for one.</summary>
+    /// <summary>POST /api/soar/runs/{runId}/approval with {"approved", "by", "reason"}: sends the decision to a run
+    /// that waits for approval, through the same path as POST /api/runs/{runId}/approve, with the channel "soar".
+    /// Returns 202 with the decision, 404 for an unknown run and 409 when the run does not wait for approval.</summary>
     public async Task ApproveAsync(HttpContext context, string runId, DurableTaskClient client, EdgeCaller caller)
     {
         byte[]? body = await requests.Gate.ReadAsync(context, AuthSource, caller, ["application/json"]);
@@ -154,23 +153,9 @@ public sealed class SoarEndpoints(
             return;
         }
 
-        if (await RunningRunAsync(context, runId, client) is null)
-        {
-            return;
-        }
-
-        // NOTE: approvals are delivered as the Durable external event the orchestrator waits for; the approval
-        // endpoint of the orchestration owners can replace this call once it exists.
-        await client.RaiseEventAsync(
-            runId,
-            ApprovalEventName,
-            new { approved = decision.Approved, by = decision.By, channel = AuthSource, reason = decision.Reason },
-            context.RequestAborted);
-        logger.LogInformation(
-            "Delivered approval decision {Approved} for run {RunId} from SOAR caller {ApprovedBy}", decision.Approved, runId, decision.By);
-
-        context.Response.StatusCode = StatusCodes.Status202Accepted;
-        await context.Response.WriteAsJsonAsync(new { runId, decision.Approved, decision.By, channel = AuthSource }, HttpJson.Options, context.RequestAborted);
+        ApprovalSubmission submission = await approvals.SubmitAsync(
+            client, runId, decision.Approved, decision.By, ApprovalChannels.Soar, decision.Reason, context.RequestAborted);
+        await ApprovalEndpoints.WriteSubmissionAsync(context, runId, submission, $"{IntakeResponses.BaseUrl(context)}/api/soar/runs/{runId}");
     }
 
     /// <summary>POST /api/soar/runs/{runId}/cancel with {"by", "reason"}: sends a cancel request to a run that has
@@ -245,25 +230,6 @@ public sealed class SoarEndpoints(
             },
             HttpJson.Options,
             context.RequestAborted);
-    }
-
-    private static async Task<OrchestrationMetadata?> RunningRunAsync(HttpContext context, string runId, DurableTaskClient client)
-    {
-        OrchestrationMetadata? metadata = await client.GetInstanceAsync(runId, getInputsAndOutputs: false, context.RequestAborted);
-        if (metadata is null)
-        {
-            await WriteRunNotFoundAsync(context);
-            return null;
-        }
-
-        if (metadata.IsCompleted)
-        {
-            await Problems.WriteAsync(context, StatusCodes.Status409Conflict, "run-finished", "Run finished",
-                $"The run has finished with status {metadata.RuntimeStatus}; it takes no more decisions.", "runId", "a run that has not finished");
-            return null;
-        }
-
-        return metadata;
     }
 
     private static async Task<Decision?> ReadDecisionAsync(HttpContext context, byte[] body)
