@@ -11,8 +11,8 @@ using Nhi.Serverless.Runs;
 namespace Nhi.Serverless.Functions;
 
 /// <summary>
-/// Thin wrappers for version 2 of the remediation orchestrator and the activities it adds (guardrails, concurrency
-/// slots, approval audit events), registered under the names the orchestrator calls them by.
+/// Thin wrappers for versions 2 and 3 of the remediation orchestrator and the activities they add (guardrails,
+/// concurrency slots, approval audit events), registered under the names the orchestrators call them by.
 /// </summary>
 public sealed class GuardedRemediationFunctions(
     CheckGuardrailsActivity guardrails,
@@ -23,6 +23,11 @@ public sealed class GuardedRemediationFunctions(
     [Function(RemediateFindingOrchestratorV2.Name)]
     public static Task<RunResult> RemediateFindingAsync([OrchestrationTrigger] TaskOrchestrationContext context) =>
         new RemediateFindingOrchestratorV2().RunAsync(context, context.GetInput<RemediationRequest>()
+            ?? throw new InvalidOperationException($"Orchestration {context.InstanceId} has no input."));
+
+    [Function(RemediateFindingOrchestratorV3.Name)]
+    public static Task<RunResult> RemediateFindingWithCancelAsync([OrchestrationTrigger] TaskOrchestrationContext context) =>
+        new RemediateFindingOrchestratorV3().RunAsync(context, context.GetInput<RemediationRequest>()
             ?? throw new InvalidOperationException($"Orchestration {context.InstanceId} has no input."));
 
     [Function(nameof(CheckGuardrailsActivity))]

@@ -27,6 +27,7 @@ public static class ServiceCollectionExtensions
             provider.GetRequiredService<PlannerOptions>()));
         services.AddSingleton<AlertIntake>();
         services.AddSingleton<RunApprovals>();
+        services.AddSingleton<RunCancellations>();
         return services;
     }
 
@@ -38,6 +39,7 @@ public static class ServiceCollectionExtensions
     {
         registry.AddOrchestrator<RemediateFindingOrchestrator>();
         registry.AddOrchestrator<RemediateFindingOrchestratorV2>();
+        registry.AddOrchestrator<RemediateFindingOrchestratorV3>();
         registry.AddActivity<PlanRemediationActivity>();
         registry.AddActivity<CheckGuardrailsActivity>();
         registry.AddActivity<AcquireRunSlotsActivity>();
@@ -62,8 +64,12 @@ public sealed record BrokerRoute(string Provider, string Broker);
 public static class RemediationOrchestrators
 {
     /// <summary>The version new runs start on.</summary>
-    public const string Current = RemediateFindingOrchestratorV2.Name;
+    public const string Current = RemediateFindingOrchestratorV3.Name;
 
     /// <summary>Every version a host must keep registered, oldest first, so runs in flight finish on the version they started on.</summary>
-    public static IReadOnlyList<string> All { get; } = [RemediateFindingOrchestrator.Name, RemediateFindingOrchestratorV2.Name];
+    public static IReadOnlyList<string> All { get; } =
+        [RemediateFindingOrchestrator.Name, RemediateFindingOrchestratorV2.Name, RemediateFindingOrchestratorV3.Name];
+
+    /// <summary>The versions that end a run through its orchestrator when a <see cref="RunCancellationEvents.Requested"/> event arrives.</summary>
+    public static IReadOnlyList<string> ListenForCancel { get; } = [RemediateFindingOrchestratorV3.Name];
 }

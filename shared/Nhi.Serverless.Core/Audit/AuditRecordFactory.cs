@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Nhi.Serverless.Findings;
 using Nhi.Serverless.Grants;
+using Nhi.Serverless.Guardrails;
 using Nhi.Serverless.Runs;
 
 namespace Nhi.Serverless.Audit;
@@ -376,7 +377,7 @@ public static class AuditRecordFactory
             result.CompletedAt,
             OcsfClass.RemediationActivity,
             skipped ? new OcsfActivity(99, "Skip") : new OcsfActivity(4, "Harden"),
-            CompletionStatus(remediated, skipped),
+            CompletionStatus(result.Outcome),
             $"Run {result.RunId} completed: {result.Outcome}",
             details)
         {
@@ -384,15 +385,14 @@ public static class AuditRecordFactory
         });
     }
 
-    private static int CompletionStatus(bool remediated, bool skipped)
+    // A run that stopped on purpose before acting is neither a success nor a failure, and its skip_reason records why.
+    // A dry run did all that was asked of it.
+    private static int CompletionStatus(string outcome) => outcome switch
     {
-        if (remediated)
-        {
-            return Ocsf.StatusSuccess;
-        }
-
-        return skipped ? Ocsf.StatusOther : Ocsf.StatusFailure;
-    }
+        RunOutcomes.Remediated or GuardrailOutcomes.DryRun => Ocsf.StatusSuccess,
+        RunOutcomes.Skipped or GuardrailOutcomes.Refused or GuardrailOutcomes.Rejected or RunOutcomes.Cancelled => Ocsf.StatusOther,
+        _ => Ocsf.StatusFailure,
+    };
 
     private static JsonObject DescribeFinding(Finding finding) => new()
     {

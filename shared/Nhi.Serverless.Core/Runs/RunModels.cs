@@ -98,6 +98,9 @@ public static class RunOutcomes
     public const string VerificationFailed = "verification-failed";
     public const string Failed = "failed";
     public const string Skipped = "skipped";
+
+    /// <summary>A caller cancelled the run before it finished. Each grant the run had been issued was revoked as on any other path.</summary>
+    public const string Cancelled = "cancelled";
 }
 
 /// <summary>One attempt of the execute step: its grant request and what happened.</summary>

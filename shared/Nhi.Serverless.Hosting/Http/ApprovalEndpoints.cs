@@ -39,8 +39,14 @@ public static class ApprovalEndpoints
 
         ApprovalSubmission submission = await approvals.SubmitAsync(
             client, runId, approve, body.By, body.Channel ?? ApprovalChannels.Api, body.Reason, context.RequestAborted);
-        string shownRunId = runId.Length <= 64 ? runId : runId[..64];
+        await WriteSubmissionAsync(context, runId, submission, $"{IntakeResponses.BaseUrl(context)}/api/runs/{runId}");
+    }
 
+    /// <summary>Writes the response to a submitted decision: 202, or the problem for 400, 404 or 409.</summary>
+    /// <param name="statusUrl">Where the caller reads the run's status, in the API it called.</param>
+    public static async Task WriteSubmissionAsync(HttpContext context, string runId, ApprovalSubmission submission, string statusUrl)
+    {
+        string shownRunId = runId.Length <= 64 ? runId : runId[..64];
         switch (submission.Status)
         {
             case ApprovalSubmissionStatus.Accepted:
@@ -55,7 +61,7 @@ public static class ApprovalEndpoints
                         decision.Channel,
                         decision.Reason,
                         decision.At,
-                        statusUrl = $"{context.Request.Scheme}://{context.Request.Host}{context.Request.PathBase}/api/runs/{runId}",
+                        statusUrl,
                     },
                     HttpJson.Options,
                     context.RequestAborted);

@@ -13,7 +13,9 @@ namespace Nhi.Serverless.Hosting.Http;
 
 /// <summary>
 /// Event Grid delivery to /api/eventgrid/{source}: each event's data is an alert body for the parser of
-/// {source}, in the Event Grid schema (always a batch) or CloudEvents 1.0 (one event or a batch).
+/// {source}, in the Event Grid schema (always a batch) or CloudEvents 1.0. CloudEvents come in structured content mode
+/// (one event or a batch) or in binary content mode, where the ce-* headers carry the attributes and the body is the
+/// data.
 /// </summary>
 /// <remarks>
 /// <para>The subscription validation handshake (an Event Grid schema SubscriptionValidationEvent, answered 200 with
@@ -35,6 +37,9 @@ public sealed class EventGridEndpoint(
         ["application/json", "application/cloudevents+json", "application/cloudevents-batch+json"];
 
     private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64 };
+
+    // The context attributes that the CloudEvents 1.0 HTTP binding requires in binary content mode, besides ce-specversion.
+    private static readonly string[] RequiredBinaryHeaders = ["ce-id", "ce-source", "ce-type"];
 
     private readonly Dictionary<string, IAlertParser> _parsers =
         parsers.ToDictionary(parser => parser.Source, StringComparer.OrdinalIgnoreCase);
@@ -93,7 +98,7 @@ public sealed class EventGridEndpoint(
         EventBatch batch;
         try
         {
-            batch = ReadBatch(body);
+            batch = IsBinaryCloudEvent(context.Request) ? ReadBinaryCloudEvent(context.Request, body) : ReadBatch(body);
         }
         catch (InvalidAlertException invalid)
         {
@@ -243,6 +248,31 @@ public sealed class EventGridEndpoint(
         return new EventBatch(data, null);
     }
 
+    // A CloudEvent in binary content mode has its attributes in ce-* headers and a media type other than the
+    // structured ones (application/cloudevents+json and application/cloudevents-batch+json).
+    private static bool IsBinaryCloudEvent(HttpRequest request) =>
+        request.Headers.ContainsKey("ce-specversion")
+        && !EdgeGate.AcceptsMediaType(request.ContentType, ["application/cloudevents+json", "application/cloudevents-batch+json"]);
+
+    private static EventBatch ReadBinaryCloudEvent(HttpRequest request, byte[] body)
+    {
+        if (request.Headers["ce-specversion"].ToString().Trim() != "1.0")
+        {
+            throw new InvalidAlertException("ce-specversion", "must be 1.0");
+        }
+
+        foreach (string header in RequiredBinaryHeaders)
+        {
+            if (string.IsNullOrWhiteSpace(request.Headers[header].ToString()))
+            {
+                throw new InvalidAlertException(header, "is missing; a CloudEvent in binary content mode carries ce-id, ce-source and ce-type headers");
+            }
+        }
+
+        // The body is the event's data, so a field in it is named from the body's root.
+        return new EventBatch([(BinaryData.FromBytes(body), "$")], null);
+    }
+
     private static AlertParseResult ParseEvents(IAlertParser parser, EventBatch batch)
     {
         List<Finding> actionable = [];
@@ -261,8 +291,7 @@ public sealed class EventGridEndpoint(
             }
             catch (InvalidAlertException invalid)
             {
-                string field = invalid.Field == "$" ? path : $"{path}.{invalid.Field}";
-                throw new InvalidAlertException(field, invalid.Expected);
+                throw new InvalidAlertException(FieldOf(path, invalid.Field), invalid.Expected);
             }
 
             actionable.AddRange(one.Actionable);
@@ -270,5 +299,16 @@ public sealed class EventGridEndpoint(
         }
 
         return new AlertParseResult(actionable, skipped);
+    }
+
+    // Names a field of an event's data by the data's path in the request, such as "[0].data.issue.id".
+    private static string FieldOf(string dataPath, string field)
+    {
+        if (field == "$")
+        {
+            return dataPath;
+        }
+
+        return dataPath == "$" ? field : $"{dataPath}.{field}";
     }
 }

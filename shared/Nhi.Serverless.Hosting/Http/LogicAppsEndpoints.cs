@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Nhi.Serverless.Findings;
 using Nhi.Serverless.Hosting.Edge;
 using Nhi.Serverless.Intake;
+using Nhi.Serverless.Orchestration.Approvals;
 
 namespace Nhi.Serverless.Hosting.Http;
 
@@ -63,7 +64,9 @@ public sealed class LogicAppsEndpoints(
         {
             WritePollingHeaders(context, runId);
             context.Response.StatusCode = StatusCodes.Status202Accepted;
-            await context.Response.WriteAsJsonAsync(new { runId, status = metadata.RuntimeStatus.ToString() }, HttpJson.Options, context.RequestAborted);
+            RunWaitStatus? wait = RunViews.WaitOf(metadata);
+            await context.Response.WriteAsJsonAsync(
+                new { runId, status = RunViews.StatusOf(metadata, wait), wait = RunViews.DescribeWait(wait) }, HttpJson.Options, context.RequestAborted);
             return;
         }
 

@@ -1,11 +1,15 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.DurableTask.Client;
+using Nhi.Serverless.Orchestration.Approvals;
 using Nhi.Serverless.Runs;
 
 namespace Nhi.Serverless.Hosting.Http;
 
-/// <summary>GET /api/runs/{runId}: the run's orchestration status and, once finished, its result.</summary>
+/// <summary>
+/// GET /api/runs/{runId}: the run's status and, once finished, its result. While the run waits, the status is
+/// "awaiting-approval" or "awaiting-capacity", and "wait" contains the deadline and the reasons.
+/// </summary>
 public static class RunStatusEndpoint
 {
     public static async Task HandleAsync(HttpContext context, string runId, DurableTaskClient client)
@@ -22,10 +26,12 @@ public static class RunStatusEndpoint
             ? metadata.ReadOutputAs<RunResult>()
             : null;
 
+        RunWaitStatus? wait = RunViews.WaitOf(metadata);
         var body = new
         {
             runId = metadata.InstanceId,
-            status = metadata.RuntimeStatus.ToString(),
+            status = RunViews.StatusOf(metadata, wait),
+            wait = RunViews.DescribeWait(wait),
             createdAt = metadata.CreatedAt,
             lastUpdatedAt = metadata.LastUpdatedAt,
             failure = metadata.FailureDetails is { } failure ? $"{failure.ErrorType}: {failure.ErrorMessage}" : null,

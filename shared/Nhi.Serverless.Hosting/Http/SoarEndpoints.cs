@@ -3,8 +3,11 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Logging;
+using Nhi.Serverless.Guardrails;
 using Nhi.Serverless.Hosting.Edge;
 using Nhi.Serverless.Intake;
+using Nhi.Serverless.Orchestration.Approvals;
+using Nhi.Serverless.Orchestration.Remediation;
 
 namespace Nhi.Serverless.Hosting.Http;
 
@@ -12,12 +15,10 @@ namespace Nhi.Serverless.Hosting.Http;
 /// The SOAR API under /api/soar/runs: start a run of a playbook on a resource (idempotent by run id), read its
 /// status, approve or reject a pending step, cancel it, and list runs. Requests authenticate as the "soar" source.
 /// </summary>
-public sealed class SoarEndpoints(RunRequests requests, ILogger<SoarEndpoints> logger, IIntakeJournal? journal = null)
+public sealed class SoarEndpoints(
+    RunRequests requests, RunApprovals approvals, RunCancellations cancellations, ILogger<SoarEndpoints> logger, IIntakeJournal? journal = null)
 {
     public const string AuthSource = "soar";
-
-    /// <summary>The Durable external event that carries an approval decision to a run.</summary>
-    public const string ApprovalEventName = "Approval";
 
     private const int MaxPageSize = 200;
 
@@ -118,7 +119,9 @@ public sealed class SoarEndpoints(RunRequests requests, ILogger<SoarEndpoints> l
             CreatedFrom = createdAfter,
             PageSize = pageSize,
             ContinuationToken = query["continuationToken"].FirstOrDefault(),
-            FetchInputsAndOutputs = false,
+
+            // The custom status, which shows why a run waits, is read only with the inputs and outputs.
+            FetchInputsAndOutputs = true,
         };
 
         string baseUrl = IntakeResponses.BaseUrl(context);
@@ -134,8 +137,9 @@ public sealed class SoarEndpoints(RunRequests requests, ILogger<SoarEndpoints> l
         await context.Response.WriteAsJsonAsync(new { runs, continuationToken = next }, HttpJson.Options, context.RequestAborted);
     }
 
-    /// <summary>POST /api/soar/runs/{runId}/approval with {"approved", "by", "reason"}: delivers the decision to a
-    /// run that waits for one.</summary>
+    /// <summary>POST /api/soar/runs/{runId}/approval with {"approved", "by", "reason"}: sends the decision to a run
+    /// that waits for approval, through the same path as POST /api/runs/{runId}/approve, with the channel "soar".
+    /// Returns 202 with the decision, 404 for an unknown run and 409 when the run does not wait for approval.</summary>
     public async Task ApproveAsync(HttpContext context, string runId, DurableTaskClient client, EdgeCaller caller)
     {
         byte[]? body = await requests.Gate.ReadAsync(context, AuthSource, caller, ["application/json"]);
@@ -149,28 +153,17 @@ public sealed class SoarEndpoints(RunRequests requests, ILogger<SoarEndpoints> l
             return;
         }
 
-        if (await RunningRunAsync(context, runId, client) is null)
-        {
-            return;
-        }
-
-        // NOTE: approvals are delivered as the Durable external event the orchestrator waits for; the approval
-        // endpoint of the orchestration owners can replace this call once it exists.
-        await client.RaiseEventAsync(
-            runId,
-            ApprovalEventName,
-            new { approved = decision.Approved, by = decision.By, channel = AuthSource, reason = decision.Reason },
-            context.RequestAborted);
-        logger.LogInformation(
-            "Delivered approval decision {Approved} for run {RunId} from SOAR caller {ApprovedBy}", decision.Approved, runId, decision.By);
-
-        context.Response.StatusCode = StatusCodes.Status202Accepted;
-        await context.Response.WriteAsJsonAsync(new { runId, decision.Approved, decision.By, channel = AuthSource }, HttpJson.Options, context.RequestAborted);
+        ApprovalSubmission submission = await approvals.SubmitAsync(
+            client, runId, decision.Approved, decision.By, ApprovalChannels.Soar, decision.Reason, context.RequestAborted);
+        await ApprovalEndpoints.WriteSubmissionAsync(context, runId, submission, $"{IntakeResponses.BaseUrl(context)}/api/soar/runs/{runId}");
     }
 
-    /// <summary>POST /api/soar/runs/{runId}/cancel with {"by", "reason"}: terminates a run that has not finished.</summary>
-    /// <remarks>A grant issued by an execute step that is already running is still revoked and proven inside that
-    /// step, which completes although the orchestration no longer waits for it.</remarks>
+    /// <summary>POST /api/soar/runs/{runId}/cancel with {"by", "reason"}: sends a cancel request to a run that has
+    /// not finished. Returns 202 when the request was sent, 404 for an unknown run and 409 for a finished run.</summary>
+    /// <remarks>The run ends itself: a wait for approval or capacity ends at once, and an execute step that is
+    /// running completes first. Every grant issued so far goes through the usual revocation, and the audit records
+    /// state the outcome "cancelled". A run of an earlier orchestrator version is terminated instead (see
+    /// <see cref="RunCancellations"/>).</remarks>
     public async Task CancelAsync(HttpContext context, string runId, DurableTaskClient client, EdgeCaller caller)
     {
         byte[]? body = await requests.Gate.ReadAsync(context, AuthSource, caller, ["application/json"]);
@@ -199,13 +192,25 @@ public sealed class SoarEndpoints(RunRequests requests, ILogger<SoarEndpoints> l
             return;
         }
 
-        if (await RunningRunAsync(context, runId, client) is null)
+        RunCancellationSubmission submission = await cancellations.SubmitAsync(client, runId, by, ApprovalChannels.Soar, reason, context.RequestAborted);
+        switch (submission.Status)
         {
-            return;
+            case RunCancellationStatus.Invalid:
+                await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-request", "Invalid request",
+                    $"Field '{submission.Field}' is invalid.", submission.Field, submission.Expected);
+                return;
+
+            case RunCancellationStatus.NotFound:
+                await WriteRunNotFoundAsync(context);
+                return;
+
+            case RunCancellationStatus.Finished:
+                await Problems.WriteAsync(context, StatusCodes.Status409Conflict, "run-finished", "Run finished",
+                    $"The run has finished with status {submission.RunStatus}; it cannot be cancelled.", "runId", "a run that has not finished");
+                return;
         }
 
-        await client.TerminateInstanceAsync(runId, new TerminateInstanceOptions { Output = new { cancelledBy = by, reason } }, context.RequestAborted);
-        logger.LogInformation("Cancelled run {RunId} at the request of SOAR caller {CancelledBy}", runId, by);
+        logger.LogInformation("Cancel request for run {RunId} from SOAR caller {CancelledBy}: {CancelResult}", runId, by, submission.Status);
         if (journal is not null)
         {
             await journal.RecordAsync(
@@ -214,26 +219,17 @@ public sealed class SoarEndpoints(RunRequests requests, ILogger<SoarEndpoints> l
         }
 
         context.Response.StatusCode = StatusCodes.Status202Accepted;
-        await context.Response.WriteAsJsonAsync(new { runId, cancelled = true, by }, HttpJson.Options, context.RequestAborted);
-    }
-
-    private static async Task<OrchestrationMetadata?> RunningRunAsync(HttpContext context, string runId, DurableTaskClient client)
-    {
-        OrchestrationMetadata? metadata = await client.GetInstanceAsync(runId, getInputsAndOutputs: false, context.RequestAborted);
-        if (metadata is null)
-        {
-            await WriteRunNotFoundAsync(context);
-            return null;
-        }
-
-        if (metadata.IsCompleted)
-        {
-            await Problems.WriteAsync(context, StatusCodes.Status409Conflict, "run-finished", "Run finished",
-                $"The run has finished with status {metadata.RuntimeStatus}; it takes no more decisions.", "runId", "a run that has not finished");
-            return null;
-        }
-
-        return metadata;
+        await context.Response.WriteAsJsonAsync(
+            new
+            {
+                runId,
+                cancelled = true,
+                terminated = submission.Status == RunCancellationStatus.Terminated,
+                by,
+                statusUrl = $"{IntakeResponses.BaseUrl(context)}/api/soar/runs/{runId}",
+            },
+            HttpJson.Options,
+            context.RequestAborted);
     }
 
     private static async Task<Decision?> ReadDecisionAsync(HttpContext context, byte[] body)

@@ -18,7 +18,9 @@ namespace Nhi.Serverless.Orchestration.Remediation;
 /// </summary>
 /// <remarks>
 /// Version 1 (<see cref="RemediateFindingOrchestrator"/>) stays registered so runs started before this version
-/// finish on it; new runs start here (see docs/orchestration-versioning.md).
+/// finish on it. Version 3 (<see cref="RemediateFindingOrchestratorV3"/>) runs the same steps through
+/// <see cref="RunGuardedAsync"/> and also ends the run when a cancel request arrives (see
+/// docs/orchestration-versioning.md).
 /// </remarks>
 public sealed class RemediateFindingOrchestratorV2 : TaskOrchestrator<RemediationRequest, RunResult>
 {
@@ -32,9 +34,24 @@ public sealed class RemediateFindingOrchestratorV2 : TaskOrchestrator<Remediatio
     private static readonly TaskOptions StoreRetry = TaskOptions.FromRetryPolicy(
         new RetryPolicy(maxNumberOfAttempts: 5, firstRetryInterval: TimeSpan.FromSeconds(2), backoffCoefficient: 2));
 
-    public override async Task<RunResult> RunAsync(TaskOrchestrationContext context, RemediationRequest request)
+    public override Task<RunResult> RunAsync(TaskOrchestrationContext context, RemediationRequest request) =>
+        RunGuardedAsync(context, request, context.CreateReplaySafeLogger<RemediateFindingOrchestratorV2>(), listensForCancel: false);
+
+    /// <summary>Runs the steps of versions 2 and 3.</summary>
+    /// <param name="listensForCancel">
+    /// True for version 3: a <see cref="RunCancellationEvents.Requested"/> event ends the run while it waits for
+    /// approval or capacity, or before its next attempt. Version 2 ignores the event, so its steps stay as recorded
+    /// in the histories of its runs.
+    /// </param>
+    internal static async Task<RunResult> RunGuardedAsync(
+        TaskOrchestrationContext context, RemediationRequest request, ILogger logger, bool listensForCancel)
     {
-        ILogger logger = context.CreateReplaySafeLogger<RemediateFindingOrchestratorV2>();
+        // Waiting for an external event adds nothing to the history until the event arrives, and the task that
+        // never completes keeps version 2 on the steps it always took.
+        Task<RunCancellation> cancelled = listensForCancel
+            ? context.WaitForExternalEvent<RunCancellation>(RunCancellationEvents.Requested)
+            : new TaskCompletionSource<RunCancellation>().Task;
+
         logger.LogInformation(
             "Run {RunId} started for finding {FindingId} on {Resource}",
             request.RunId, request.Finding.Id, request.Finding.Resource.Id);
@@ -60,24 +77,37 @@ public sealed class RemediateFindingOrchestratorV2 : TaskOrchestrator<Remediatio
             return await RecordAsync(context, request, NewResult(context, request, GuardrailOutcomes.DryRun, DryRunReason, plan, []), logger);
         }
 
+        if (cancelled.IsCompleted)
+        {
+            return await RecordCancelledAsync(context, request, plan, [], await cancelled, logger);
+        }
+
         if (guardrails.RequiresApproval)
         {
-            ApprovalDecision approval = await WaitForApprovalAsync(context, request, guardrails, logger);
+            ApprovalDecision? approval = await WaitForApprovalAsync(context, request, guardrails, cancelled, logger);
+            if (approval is null)
+            {
+                return await RecordCancelledAsync(context, request, plan, [], await cancelled, logger);
+            }
+
             if (!approval.Approved)
             {
-                string reason = $"rejected by {approval.By} through {approval.Channel} at {FormatTime(approval.At)}"
-                    + (approval.Reason is null ? "" : ": " + approval.Reason);
+                string reason = DescribeDecision("rejected", approval.By, approval.Channel, approval.At, approval.Reason);
                 return await RecordAsync(context, request, NewResult(context, request, GuardrailOutcomes.Rejected, reason, plan, []), logger);
             }
         }
 
         var slots = new RunSlotsInput(request.RunId, guardrails.Limits);
-        await AcquireSlotsAsync(context, slots, guardrails, logger);
+        if (!await AcquireSlotsAsync(context, slots, guardrails, cancelled, logger))
+        {
+            return await RecordCancelledAsync(context, request, plan, [], await cancelled, logger);
+        }
 
         List<ExecutionAttempt> attempts;
+        bool stoppedByCancel;
         try
         {
-            attempts = await ExecuteAttemptsAsync(context, request, plan, logger);
+            (attempts, stoppedByCancel) = await ExecuteAttemptsAsync(context, request, plan, cancelled, logger);
         }
         finally
         {
@@ -87,16 +117,29 @@ public sealed class RemediateFindingOrchestratorV2 : TaskOrchestrator<Remediatio
             }
         }
 
+        if (stoppedByCancel)
+        {
+            return await RecordCancelledAsync(context, request, plan, attempts, await cancelled, logger);
+        }
+
         ExecutionReport? report = attempts[^1].Report;
         string outcome = report is null || report.Error is not null ? RunOutcomes.Failed
             : report.Verification.Passed ? RunOutcomes.Remediated
             : RunOutcomes.VerificationFailed;
 
+        if (cancelled.IsCompleted)
+        {
+            logger.LogInformation(
+                "Run {RunId} received a cancel request while its last attempt ran, so it ends with that attempt's outcome {Outcome}",
+                request.RunId, outcome);
+        }
+
         return await RecordAsync(context, request, NewResult(context, request, outcome, null, plan, attempts), logger);
     }
 
-    private static async Task<ApprovalDecision> WaitForApprovalAsync(
-        TaskOrchestrationContext context, RemediationRequest request, GuardrailDecision guardrails, ILogger logger)
+    // Returns null when the run was cancelled before a decision arrived.
+    private static async Task<ApprovalDecision?> WaitForApprovalAsync(
+        TaskOrchestrationContext context, RemediationRequest request, GuardrailDecision guardrails, Task<RunCancellation> cancelled, ILogger logger)
     {
         DateTime since = context.CurrentUtcDateTime;
         DateTime deadline = since + guardrails.ApprovalTimeout;
@@ -119,7 +162,15 @@ public sealed class RemediateFindingOrchestratorV2 : TaskOrchestrator<Remediatio
         Task timeout = context.CreateTimer(deadline, timerCancellation.Token);
 
         ApprovalDecision approval;
-        if (await Task.WhenAny(decided, timeout) == decided)
+        Task first = await Task.WhenAny(decided, timeout, cancelled);
+        if (first == cancelled)
+        {
+            timerCancellation.Cancel();
+            context.SetCustomStatus(null);
+            return null;
+        }
+
+        if (first == decided)
         {
             timerCancellation.Cancel();
             approval = await decided;
@@ -152,11 +203,13 @@ public sealed class RemediateFindingOrchestratorV2 : TaskOrchestrator<Remediatio
         return approval;
     }
 
-    private static async Task AcquireSlotsAsync(TaskOrchestrationContext context, RunSlotsInput slots, GuardrailDecision guardrails, ILogger logger)
+    // Returns false, holding no slot, when the run was cancelled while it waited for one.
+    private static async Task<bool> AcquireSlotsAsync(
+        TaskOrchestrationContext context, RunSlotsInput slots, GuardrailDecision guardrails, Task<RunCancellation> cancelled, ILogger logger)
     {
         if (slots.Limits.Count == 0)
         {
-            return;
+            return true;
         }
 
         // Excess runs wait on durable timers, so a burst waits in the orchestration store instead of failing.
@@ -172,7 +225,15 @@ public sealed class RemediateFindingOrchestratorV2 : TaskOrchestrator<Remediatio
                 logger.LogInformation("Run {RunId} waits for a free concurrency slot", slots.RunId);
             }
 
-            await context.CreateTimer(context.CurrentUtcDateTime + delay, CancellationToken.None);
+            using var timerCancellation = new CancellationTokenSource();
+            Task retry = context.CreateTimer(context.CurrentUtcDateTime + delay, timerCancellation.Token);
+            if (await Task.WhenAny(retry, cancelled) == cancelled)
+            {
+                timerCancellation.Cancel();
+                context.SetCustomStatus(null);
+                return false;
+            }
+
             delay = delay * 2 < guardrails.MaxSlotRetry ? delay * 2 : guardrails.MaxSlotRetry;
         }
 
@@ -180,14 +241,23 @@ public sealed class RemediateFindingOrchestratorV2 : TaskOrchestrator<Remediatio
         {
             context.SetCustomStatus(null);
         }
+
+        return true;
     }
 
-    private static async Task<List<ExecutionAttempt>> ExecuteAttemptsAsync(
-        TaskOrchestrationContext context, RemediationRequest request, RemediationPlan plan, ILogger logger)
+    // Stops before the next attempt once the run is cancelled. An attempt that is running when the cancel request
+    // arrives completes, and its grant is revoked like any other.
+    private static async Task<(List<ExecutionAttempt> Attempts, bool StoppedByCancel)> ExecuteAttemptsAsync(
+        TaskOrchestrationContext context, RemediationRequest request, RemediationPlan plan, Task<RunCancellation> cancelled, ILogger logger)
     {
         List<ExecutionAttempt> attempts = [];
         for (int attempt = 1; attempt <= plan.MaxAttempts; attempt++)
         {
+            if (cancelled.IsCompleted)
+            {
+                return (attempts, true);
+            }
+
             var grant = new GrantRequest(
                 GrantId: RunIds.GrantIdFor(request.RunId, context.NewGuid()),
                 RunId: request.RunId,
@@ -208,7 +278,7 @@ public sealed class RemediateFindingOrchestratorV2 : TaskOrchestrator<Remediatio
                 request.RunId, attempt, plan.MaxAttempts, grant.GrantId, result.Error);
         }
 
-        return attempts;
+        return (attempts, false);
     }
 
     private static async Task<(ExecutionAttempt Attempt, bool Retryable)> ExecuteAttemptAsync(
@@ -307,6 +377,25 @@ public sealed class RemediateFindingOrchestratorV2 : TaskOrchestrator<Remediatio
             SiemDeliveries = receipt.SiemDeliveries,
         };
     }
+
+    private static Task<RunResult> RecordCancelledAsync(
+        TaskOrchestrationContext context,
+        RemediationRequest request,
+        RemediationPlan plan,
+        IReadOnlyList<ExecutionAttempt> attempts,
+        RunCancellation cancellation,
+        ILogger logger)
+    {
+        logger.LogInformation(
+            "Run {RunId} cancelled by {CancelledBy} through {Channel} after {AttemptCount} attempts",
+            request.RunId, cancellation.By, cancellation.Channel, attempts.Count);
+
+        string reason = DescribeDecision("cancelled", cancellation.By, cancellation.Channel, cancellation.At, cancellation.Reason);
+        return RecordAsync(context, request, NewResult(context, request, RunOutcomes.Cancelled, reason, plan, attempts), logger);
+    }
+
+    private static string DescribeDecision(string decision, string by, string channel, DateTimeOffset at, string? reason) =>
+        $"{decision} by {by} through {channel} at {FormatTime(at)}" + (reason is null ? "" : ": " + reason);
 
     private static RunResult NewResult(
         TaskOrchestrationContext context,

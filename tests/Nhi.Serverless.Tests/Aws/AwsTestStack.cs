@@ -130,10 +130,11 @@ public sealed class AwsTestStack : IDisposable
         Options.Region,
         outOfScopeProbe);
 
-    /// <summary>Creates an empty private bucket named nhi-test-{random} with one object, hello.txt.</summary>
-    public async Task<string> CreateBucketAsync()
+    /// <summary>Creates a private bucket with one object, hello.txt.</summary>
+    /// <param name="name">The bucket name; a fresh name nhi-test-{random} when null.</param>
+    public async Task<string> CreateBucketAsync(string? name = null)
     {
-        string bucket = "nhi-test-" + Guid.NewGuid().ToString("N")[..12];
+        string bucket = name ?? "nhi-test-" + Guid.NewGuid().ToString("N")[..12];
         await Owner.PutBucketAsync(new PutBucketRequest { BucketName = bucket });
         await Owner.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = "hello.txt", ContentBody = "hello" });
         return bucket;

@@ -103,6 +103,65 @@ public sealed class EventGridTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task BinaryCloudEventStartsRun()
+    {
+        string issue = EdgeIntakeTests.WizIssueFor(_bucket, Guid.NewGuid().ToString());
+
+        (int status, JsonNode? body) = await PostAsync("wiz", issue, EdgeRequests.EventGridToken, headers: BinaryModeHeaders());
+
+        Assert.Equal(202, status);
+        RunResult result = await _host.WaitForRunAsync(Assert.Single(body!["runs"]!.AsArray())!["runId"]!.GetValue<string>());
+        Assert.Equal(RunOutcomes.Remediated, result.Outcome);
+    }
+
+    [Theory]
+    [InlineData("ce-id")]
+    [InlineData("ce-source")]
+    [InlineData("ce-type")]
+    public async Task BinaryCloudEventNeedsAttribute(string header)
+    {
+        Dictionary<string, string> headers = BinaryModeHeaders();
+        headers.Remove(header);
+
+        (int status, JsonNode? problem) = await PostAsync("wiz", EdgeIntakeTests.WizIssueFor(_bucket, Guid.NewGuid().ToString()), EdgeRequests.EventGridToken, headers: headers);
+
+        Assert.Equal(400, status);
+        Assert.Equal(header, problem!["field"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task BinaryCloudEventOfOtherVersionIsRejected()
+    {
+        Dictionary<string, string> headers = BinaryModeHeaders();
+        headers["ce-specversion"] = "0.3";
+
+        (int status, JsonNode? problem) = await PostAsync("wiz", EdgeIntakeTests.WizIssueFor(_bucket, Guid.NewGuid().ToString()), EdgeRequests.EventGridToken, headers: headers);
+
+        Assert.Equal(400, status);
+        Assert.Equal("ce-specversion", problem!["field"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task BinaryCloudEventDataFieldIsNamed()
+    {
+        JsonNode issue = JsonNode.Parse(EdgeIntakeTests.WizIssueFor(_bucket, Guid.NewGuid().ToString()))!;
+        issue["issue"]!.AsObject().Remove("id");
+
+        (int status, JsonNode? problem) = await PostAsync("wiz", issue.ToJsonString(), EdgeRequests.EventGridToken, headers: BinaryModeHeaders());
+
+        Assert.Equal(400, status);
+        Assert.Equal("issue.id", problem!["field"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task BinaryCloudEventWithoutTokenIsRejected()
+    {
+        (int status, _) = await PostAsync("wiz", EdgeIntakeTests.WizIssueFor(_bucket, Guid.NewGuid().ToString()), token: null, headers: BinaryModeHeaders());
+
+        Assert.Equal(401, status);
+    }
+
+    [Fact]
     public async Task EventWithoutTokenIsRejected()
     {
         (int status, _) = await PostAsync("wiz", SampleFiles.Read("eventgrid/cloudevents-wiz-batch.json"), token: null, "application/cloudevents-batch+json");
@@ -131,13 +190,29 @@ public sealed class EventGridTests : IAsyncLifetime
         Assert.Equal("$", problem!["field"]!.GetValue<string>());
     }
 
-    private async Task<(int Status, JsonNode? Body)> PostAsync(string source, string body, string? token, string mediaType = "application/json")
+    /// <summary>The attribute headers of a Wiz issue event in CloudEvents 1.0 HTTP binary content mode.</summary>
+    private static Dictionary<string, string> BinaryModeHeaders() => new()
+    {
+        ["ce-specversion"] = "1.0",
+        ["ce-id"] = Guid.NewGuid().ToString(),
+        ["ce-source"] = "/wiz/automation-rules/4c1d2b3a-7e55-4a0e-9d8e-51f1e4b8a201",
+        ["ce-type"] = "com.wiz.issue.created",
+        ["ce-time"] = "2026-05-14T09:41:03Z",
+    };
+
+    private async Task<(int Status, JsonNode? Body)> PostAsync(
+        string source, string body, string? token, string mediaType = "application/json", IReadOnlyDictionary<string, string>? headers = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/eventgrid/{source}") { Content = new StringContent(body, Encoding.UTF8) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue(mediaType);
         if (token is not null)
         {
             request.Headers.Add("X-Delivery-Token", token);
+        }
+
+        foreach ((string name, string value) in headers ?? new Dictionary<string, string>())
+        {
+            request.Headers.Add(name, value);
         }
 
         (int status, JsonNode? answer, _) = await EdgeRequests.SendAsync(_host.Http, request);

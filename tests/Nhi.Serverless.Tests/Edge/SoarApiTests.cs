@@ -2,12 +2,17 @@ using System.Text.Json.Nodes;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
+using Nhi.Serverless.Audit;
+using Nhi.Serverless.Azure.Audit;
 using Nhi.Serverless.Findings;
+using Nhi.Serverless.Grants;
+using Nhi.Serverless.Guardrails;
 using Nhi.Serverless.Intake;
 using Nhi.Serverless.Orchestration.Remediation;
 using Nhi.Serverless.Runs;
 using Nhi.Serverless.Tests.Aws;
 using Nhi.Serverless.Tests.Findings;
+using Nhi.Serverless.Tests.Guardrails;
 using Nhi.Serverless.Tests.Infrastructure;
 
 namespace Nhi.Serverless.Tests.Edge;
@@ -15,23 +20,37 @@ namespace Nhi.Serverless.Tests.Edge;
 /// <summary>The SOAR API: idempotent start, status, list, approval and cancel, signed with the soar secret.</summary>
 public sealed class SoarApiTests : IAsyncLifetime
 {
+    private static readonly TimeSpan Prompt = TimeSpan.FromSeconds(30);
+
     private readonly AwsTestStack _aws = new();
+    private readonly List<string> _approvalBuckets = [];
     private NhiTestHost _host = null!;
     private string _bucket = null!;
 
     public async Task InitializeAsync()
     {
-        _host = await NhiTestHost.StartAsync(settings: EdgeRequests.SecuredSettings());
         _bucket = await _aws.CreateBucketAsync();
         await _aws.MakePublicAsync(_bucket, withPrivateStatement: false);
+
+        // Runs on buckets whose names start with this prefix wait for approval.
+        Dictionary<string, string?> settings = EdgeRequests.SecuredSettings();
+        settings["Guardrails:RequireApproval:NamePatterns:0"] = ApprovalBucketPrefix + "*";
+        _host = await NhiTestHost.StartAsync(settings: settings);
     }
 
     public async Task DisposeAsync()
     {
         await _host.DisposeAsync();
         await _aws.DeleteBucketAsync(_bucket);
+        foreach (string bucket in _approvalBuckets)
+        {
+            await _aws.DeleteBucketAsync(bucket);
+        }
+
         _aws.Dispose();
     }
+
+    private string ApprovalBucketPrefix => _bucket + "-a";
 
     [Fact]
     public async Task StartedRunRemediates()
@@ -149,12 +168,47 @@ public sealed class SoarApiTests : IAsyncLifetime
     [Fact]
     public async Task ApprovalReachesWaitingRun()
     {
-        string runId = await PendingRunAsync();
+        (string runId, string bucket) = await ApprovalRunAsync();
 
         (int status, JsonNode? body, _) = await SendAsync(HttpMethod.Post, $"/api/soar/runs/{runId}/approval", "{\"approved\": true, \"by\": \"analyst@example.com\", \"reason\": \"owner confirmed\"}");
+        RunResult result = await _host.WaitForRunAsync(runId, Prompt);
 
         Assert.Equal(202, status);
-        Assert.Equal("soar", body!["channel"]!.GetValue<string>());
+        Assert.Equal("approved", body!["decision"]!.GetValue<string>());
+        Assert.Equal("soar", body["channel"]!.GetValue<string>());
+        Assert.EndsWith($"/api/soar/runs/{runId}", body["statusUrl"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(RunOutcomes.Remediated, result.Outcome);
+        Assert.Equal(403, await _aws.AnonymousGetStatusAsync(bucket));
+        JsonNode decision = await ReadDecisionRecordAsync(runId);
+        Assert.Equal(GrantAuditEvents.ApprovalGranted, decision["nhi"]!["event"]!.GetValue<string>());
+        Assert.Equal("analyst@example.com", decision["nhi"]!["decided_by"]!.GetValue<string>());
+        Assert.Equal("soar", decision["nhi"]!["channel"]!.GetValue<string>());
+        Assert.Equal("owner confirmed", decision["nhi"]!["reason"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task RejectionEndsWaitingRun()
+    {
+        (string runId, string bucket) = await ApprovalRunAsync();
+
+        (int status, _, _) = await SendAsync(HttpMethod.Post, $"/api/soar/runs/{runId}/approval", "{\"approved\": false, \"by\": \"analyst@example.com\"}");
+        RunResult result = await _host.WaitForRunAsync(runId, Prompt);
+
+        Assert.Equal(202, status);
+        Assert.Equal(GuardrailOutcomes.Rejected, result.Outcome);
+        Assert.StartsWith("rejected by analyst@example.com through soar at ", result.SkipReason, StringComparison.Ordinal);
+        Assert.Equal(200, await _aws.AnonymousGetStatusAsync(bucket));
+        Assert.Equal(GrantAuditEvents.ApprovalRejected, (await ReadDecisionRecordAsync(runId))["nhi"]!["event"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task ApprovalOfUnknownRunIsNotFound()
+    {
+        (int status, JsonNode? problem, HttpResponseMessage response) = await SendAsync(HttpMethod.Post, "/api/soar/runs/xsoar-unknown/approval", "{\"approved\": true, \"by\": \"analyst@example.com\"}");
+
+        Assert.Equal(404, status);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("runId", problem!["field"]!.GetValue<string>());
     }
 
     [Fact]
@@ -164,9 +218,12 @@ public sealed class SoarApiTests : IAsyncLifetime
         await SendAsync(HttpMethod.Post, "/api/soar/runs", RequestFor(_bucket, runId));
         await _host.WaitForRunAsync(runId);
 
-        (int status, _, _) = await SendAsync(HttpMethod.Post, $"/api/soar/runs/{runId}/approval", "{\"approved\": false, \"by\": \"analyst@example.com\"}");
+        (int status, JsonNode? problem, HttpResponseMessage response) = await SendAsync(HttpMethod.Post, $"/api/soar/runs/{runId}/approval", "{\"approved\": false, \"by\": \"analyst@example.com\"}");
 
         Assert.Equal(409, status);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("runId", problem!["field"]!.GetValue<string>());
+        Assert.Contains("Completed", problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -179,13 +236,14 @@ public sealed class SoarApiTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task CancelTerminatesRun()
+    public async Task CancelTerminatesEarlierVersionRun()
     {
         string runId = await PendingRunAsync();
 
-        (int status, _, _) = await SendAsync(HttpMethod.Post, $"/api/soar/runs/{runId}/cancel", "{\"by\": \"analyst@example.com\", \"reason\": \"false positive\"}");
+        (int status, JsonNode? body, _) = await SendAsync(HttpMethod.Post, $"/api/soar/runs/{runId}/cancel", "{\"by\": \"analyst@example.com\", \"reason\": \"false positive\"}");
 
         Assert.Equal(202, status);
+        Assert.True(body!["terminated"]!.GetValue<bool>());
         OrchestrationMetadata? metadata = await _host.Client.WaitForInstanceCompletionAsync(runId, new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
         Assert.Equal(OrchestrationRuntimeStatus.Terminated, metadata!.RuntimeStatus);
         IReadOnlyList<IntakeRecord> records = await _host.Services.GetRequiredService<IIntakeJournal>().ListForFindingAsync("request:" + runId, CancellationToken.None);
@@ -202,7 +260,27 @@ public sealed class SoarApiTests : IAsyncLifetime
         Assert.Equal(401, status);
     }
 
-    /// <summary>Schedules a run that starts in an hour, so it waits like a run pending approval.</summary>
+    /// <summary>Starts a run through the SOAR API on a fresh public bucket that requires approval, and waits until the run waits for it.</summary>
+    private async Task<(string RunId, string Bucket)> ApprovalRunAsync()
+    {
+        string bucket = await _aws.CreateBucketAsync(ApprovalBucketPrefix + Guid.NewGuid().ToString("N")[..6]);
+        _approvalBuckets.Add(bucket);
+        await _aws.MakePublicAsync(bucket, withPrivateStatement: false);
+        string runId = NewRunId();
+        (int status, _, _) = await SendAsync(HttpMethod.Post, "/api/soar/runs", RequestFor(bucket, runId));
+        Assert.Equal(202, status);
+
+        await GuardrailTestRuns.WaitForApprovalStateAsync(_host, runId);
+        return (runId, bucket);
+    }
+
+    private async Task<JsonNode> ReadDecisionRecordAsync(string runId)
+    {
+        IReadOnlyList<SignedAuditRecord> records = await _host.Services.GetRequiredService<TableAuditStore>().ReadRunAsync($"approval-{runId}-decision", CancellationToken.None);
+        return JsonNode.Parse(Assert.Single(records).Json)!;
+    }
+
+    /// <summary>Schedules a run of the first orchestrator version, which does not wait for approval or listen for cancel requests.</summary>
     private async Task<string> PendingRunAsync()
     {
         string runId = NewRunId();

@@ -51,6 +51,7 @@ public static class HistoryReplayer
     {
         [RemediateFindingOrchestrator.Name] = () => new RemediateFindingOrchestrator(),
         [RemediateFindingOrchestratorV2.Name] = () => new RemediateFindingOrchestratorV2(),
+        [RemediateFindingOrchestratorV3.Name] = () => new RemediateFindingOrchestratorV3(),
     };
 
     /// <summary>Reads a history as the Azure Storage backend returns it: a JSON array of events, each with its EventType.</summary>

@@ -92,12 +92,14 @@ public sealed class ReplayTests(ITestOutputHelper output) : IAsyncLifetime
         string approved = await PublicBucketAsync();
         string rejected = await PublicBucketAsync();
         string timedOut = await PublicBucketAsync();
+        string cancelled = await PublicBucketAsync();
 
         Dictionary<string, string?> settings = _tables.HostSettings();
         settings["Guardrails:ProtectedResources:NamePatterns:0"] = refused;
         settings["Guardrails:RequireApproval:NamePatterns:0"] = approved;
         settings["Guardrails:RequireApproval:NamePatterns:1"] = rejected;
         settings["Guardrails:RequireApproval:NamePatterns:2"] = timedOut;
+        settings["Guardrails:RequireApproval:NamePatterns:3"] = cancelled;
         settings["Guardrails:ApprovalTimeoutSeconds"] = "8";
         await using (NhiTestHost host = await NhiTestHost.StartAsync("AzureStorage", _taskHub, settings))
         {
@@ -106,6 +108,7 @@ public sealed class ReplayTests(ITestOutputHelper output) : IAsyncLifetime
             histories["approved"] = await RunAsync(host, approved, RunOutcomes.Remediated, "approve");
             histories["rejected"] = await RunAsync(host, rejected, GuardrailOutcomes.Rejected, "reject");
             histories["approval-timed-out"] = await RunAsync(host, timedOut, GuardrailOutcomes.Rejected);
+            histories["cancelled"] = await RunAsync(host, cancelled, RunOutcomes.Cancelled, "cancel");
             AssertNoCredential(host, histories.Values);
         }
 
@@ -127,13 +130,16 @@ public sealed class ReplayTests(ITestOutputHelper output) : IAsyncLifetime
         }
     }
 
+    /// <param name="decision">"approve" or "reject" to decide the approval the run waits for, "cancel" to cancel it
+    /// while it waits, or null for a run that needs no decision.</param>
     private async Task<string> RunAsync(NhiTestHost host, string bucket, string expectedOutcome, string? decision = null)
     {
         string runId = await GuardrailTestRuns.PostFindingAsync(host, bucket);
         if (decision is not null)
         {
             await WaitForApprovalStateAsync(host, runId);
-            (HttpStatusCode status, _) = await GuardrailTestRuns.PostJsonAsync(host, $"/api/runs/{runId}/{decision}", """{"by": "replay-test", "reason": "recorded history"}""");
+            string path = decision == "cancel" ? $"/api/soar/runs/{runId}/cancel" : $"/api/runs/{runId}/{decision}";
+            (HttpStatusCode status, _) = await GuardrailTestRuns.PostJsonAsync(host, path, """{"by": "replay-test", "reason": "recorded history"}""");
             Assert.Equal(HttpStatusCode.Accepted, status);
         }
 

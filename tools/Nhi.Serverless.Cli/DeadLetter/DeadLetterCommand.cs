@@ -11,6 +11,7 @@ namespace Nhi.Serverless.Cli.DeadLetter;
 /// `nhi deadletter list` and `nhi deadletter replay ID`: the host's dead letters over its HTTP API, signed with the
 /// "admin" source's secret from NHI_ADMIN_SECRET when it is set (a local host without one accepts loopback calls).
 /// </summary>
+/// <remarks>Exit codes: 0 on success, 1 when the host rejected the request, 2 when the host could not be reached.</remarks>
 public static class DeadLetterCommand
 {
     public const string SecretVariable = "NHI_ADMIN_SECRET";
@@ -60,9 +61,41 @@ public static class DeadLetterCommand
             request.Headers.Add("X-Nhi-Signature", "v1=" + Convert.ToHexStringLower(mac));
         }
 
-        using HttpResponseMessage response = await http.SendAsync(request, cancellationToken);
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.SendAsync(request, cancellationToken);
+        }
+        catch (HttpRequestException failure)
+        {
+            await Console.Error.WriteLineAsync($"Could not reach the host at {host}: {failure.Message}. Start it with infra/local/host.sh or pass --host.");
+            return 2;
+        }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            await Console.Error.WriteLineAsync($"The request to the host at {host} timed out after {http.Timeout.TotalSeconds:F0} seconds.");
+            return 2;
+        }
+
+        using (response)
+        {
+            return await PrintAsync(response, cancellationToken);
+        }
+    }
+
+    // Prints the body, indented when it is JSON, and returns 1 when the host rejected the request.
+    private static async Task<int> PrintAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
         string text = await response.Content.ReadAsStringAsync(cancellationToken);
-        Console.WriteLine(text.Length > 0 ? JsonNode.Parse(text)!.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) : "");
+        try
+        {
+            Console.WriteLine(text.Length > 0 ? JsonNode.Parse(text)!.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) : "");
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            Console.WriteLine(text);
+        }
+
         if (!response.IsSuccessStatusCode)
         {
             await Console.Error.WriteLineAsync($"The host answered {(int)response.StatusCode} {response.ReasonPhrase}.");
