@@ -6,6 +6,7 @@ using Microsoft.DurableTask;
 using Microsoft.DurableTask.Worker.Shims;
 using Newtonsoft.Json.Linq;
 using Nhi.Serverless.Orchestration.Remediation;
+using Nhi.Serverless.Orchestration.Workflows;
 
 namespace Nhi.Serverless.Tests.Replay;
 
@@ -52,6 +53,7 @@ public static class HistoryReplayer
         [RemediateFindingOrchestrator.Name] = () => new RemediateFindingOrchestrator(),
         [RemediateFindingOrchestratorV2.Name] = () => new RemediateFindingOrchestratorV2(),
         [RemediateFindingOrchestratorV3.Name] = () => new RemediateFindingOrchestratorV3(),
+        [RunWorkflowOrchestrator.Name] = () => new RunWorkflowOrchestrator(),
     };
 
     /// <summary>Reads a history as the Azure Storage backend returns it: a JSON array of events, each with its EventType.</summary>

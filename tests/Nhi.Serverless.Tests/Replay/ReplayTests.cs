@@ -9,6 +9,7 @@ using Nhi.Serverless.Guardrails;
 using Nhi.Serverless.Orchestration;
 using Nhi.Serverless.Orchestration.Approvals;
 using Nhi.Serverless.Orchestration.Remediation;
+using Nhi.Serverless.Orchestration.Workflows;
 using Nhi.Serverless.Runs;
 using Nhi.Serverless.Tests.Aws;
 using Nhi.Serverless.Tests.Guardrails;
@@ -50,7 +51,7 @@ public sealed class ReplayTests(ITestOutputHelper output) : IAsyncLifetime
     {
         string[] names = RecordedHistories().Select(file => HistoryReplayer.OrchestratorName(HistoryReplayer.Parse(File.ReadAllText(file)))).Distinct().ToArray();
 
-        foreach (string version in RemediationOrchestrators.All)
+        foreach (string version in RemediationOrchestrators.All.Append(RunWorkflowOrchestrator.Name))
         {
             Assert.Contains(version, names);
         }
