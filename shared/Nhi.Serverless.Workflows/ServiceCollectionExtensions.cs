@@ -7,6 +7,7 @@ using Nhi.Serverless.Azure.Blob;
 using Nhi.Serverless.Database.Postgres;
 using Nhi.Serverless.Grants;
 using Nhi.Serverless.OAuth;
+using Nhi.Serverless.Workflows.Rpa;
 
 namespace Nhi.Serverless.Workflows;
 
@@ -69,6 +70,7 @@ public static class ServiceCollectionExtensions
             services.AddSingleton<IGrantBroker>(provider => new GrantBroker<OAuthAccessToken>(provider.GetRequiredService<OAuthClientCredentialsBroker>()));
         }
 
+        AddWorkflows(services, options, brokers);
         return services;
     }
 
@@ -78,6 +80,19 @@ public static class ServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(aws);
         return $"arn:{aws.Partition}:s3:::{bucket}";
     }
+
+    // Each workflow only when every broker its plan names is configured, so a plan never names a missing broker.
+    private static void AddWorkflows(IServiceCollection services, WorkflowOptions options, WorkflowBrokerSettings brokers)
+    {
+        if (brokers.Postgres is not null)
+        {
+            services.AddSingleton<IWorkflow>(provider => new RpaWorkflow(options, DatabaseResource(provider, options)));
+            services.AddSingleton<IWorkflowStep, CheckBatchStep>();
+        }
+    }
+
+    private static string DatabaseResource(IServiceProvider provider, WorkflowOptions options) =>
+        provider.GetRequiredService<PostgresRoleBroker>().DatabaseResource(options.Database);
 
     private static ILogger<T> LoggerFor<T>(IServiceProvider provider) =>
         provider.GetService<ILogger<T>>() ?? NullLogger<T>.Instance;

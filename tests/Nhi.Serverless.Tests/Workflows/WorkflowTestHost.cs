@@ -81,7 +81,9 @@ public sealed class WorkflowTestHost : IAsyncDisposable
     }
 
     /// <summary>Schedules a workflow run and returns its id.</summary>
-    public async Task<string> StartRunAsync(string workflow, IReadOnlyDictionary<string, string> parameters, string? runId = null)
+    /// <param name="receivedAt">When the trigger accepted the request, which rules that depend on the run's date use; now when null.</param>
+    public async Task<string> StartRunAsync(
+        string workflow, IReadOnlyDictionary<string, string> parameters, string? runId = null, DateTimeOffset? receivedAt = null)
     {
         var request = new WorkflowRequest(
             runId ?? $"wf-{workflow}-{Guid.NewGuid():N}",
@@ -89,7 +91,7 @@ public sealed class WorkflowTestHost : IAsyncDisposable
             "test",
             "test-caller",
             parameters,
-            DateTimeOffset.UtcNow);
+            receivedAt ?? DateTimeOffset.UtcNow);
         return await Client.ScheduleNewOrchestrationInstanceAsync(
             RunWorkflowOrchestrator.Name, request, new StartOrchestrationOptions(request.RunId));
     }
