@@ -7,7 +7,6 @@ using Nhi.Serverless.Azure.Blob;
 using Nhi.Serverless.Database.Postgres;
 using Nhi.Serverless.Grants;
 using Nhi.Serverless.OAuth;
-using Nhi.Serverless.Workflows.Rpa;
 
 namespace Nhi.Serverless.Workflows;
 
@@ -86,8 +85,15 @@ public static class ServiceCollectionExtensions
     {
         if (brokers.Postgres is not null)
         {
-            services.AddSingleton<IWorkflow>(provider => new RpaWorkflow(options, DatabaseResource(provider, options)));
-            services.AddSingleton<IWorkflowStep, CheckBatchStep>();
+            services.AddSingleton<IWorkflow>(provider => new Rpa.RpaWorkflow(options, DatabaseResource(provider, options)));
+            services.AddSingleton<IWorkflowStep, Rpa.CheckBatchStep>();
+        }
+
+        if (brokers.Postgres is not null && brokers.OAuth is not null)
+        {
+            services.AddSingleton<IWorkflow>(provider => new Loan.LoanWorkflow(options, DatabaseResource(provider, options)));
+            services.AddSingleton<IWorkflowStep, Loan.ReadApplicantStep>();
+            services.AddSingleton<IWorkflowStep>(provider => new Loan.PartnerChecksStep(provider.GetRequiredService<PartnerApiClient>()));
         }
     }
 
