@@ -54,26 +54,6 @@ public static class WorkflowRunAssertions
         Assert.Equal(step.GrantIds.Count, report.Grants.Count);
     }
 
-    /// <summary>
-    /// Fails unless every step's grants were denied outside their scope, every grant was revoked with a proof, and no
-    /// issued secret leaked into the logs, history or audit records.
-    /// </summary>
-    public static async Task AssertGrantsContainedAsync(WorkflowTestHost host, WorkflowResult result)
-    {
-        ArgumentNullException.ThrowIfNull(host);
-        ArgumentNullException.ThrowIfNull(result);
-        Assert.All(result.Steps, AssertEveryGrantDeniedOutsideScope);
-        await AssertEveryGrantRevokedWithProofAsync(host, result);
-        await host.AssertNoSecretLeakedAsync(result.RunId);
-    }
-
-    /// <summary>Returns the "nhi.event" of each audit record of the run, in order.</summary>
-    public static async Task<string[]> AuditEventsAsync(WorkflowTestHost host, string runId)
-    {
-        ArgumentNullException.ThrowIfNull(host);
-        return (await host.AuditRecordsAsync(runId)).Select(record => JsonNode.Parse(record.Json)!["nhi"]!["event"]!.GetValue<string>()).ToArray();
-    }
-
     /// <summary>Returns the step named <paramref name="name"/>, failing when the run has none.</summary>
     public static StepResult Step(WorkflowResult result, string name)
     {

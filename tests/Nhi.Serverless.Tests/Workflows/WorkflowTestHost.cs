@@ -148,6 +148,22 @@ public sealed class WorkflowTestHost : IAsyncDisposable
         }
     }
 
+    /// <summary>Returns the "nhi.event" of each audit record of the run, in order.</summary>
+    public async Task<string[]> AuditEventsAsync(string runId) =>
+        (await AuditRecordsAsync(runId)).Select(record => JsonNode.Parse(record.Json)!["nhi"]!["event"]!.GetValue<string>()).ToArray();
+
+    /// <summary>
+    /// Fails unless every step's grants were denied outside their scope, every grant was revoked with a proof, and no
+    /// issued secret leaked into the logs, history or audit records.
+    /// </summary>
+    public async Task AssertGrantsContainedAsync(WorkflowResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        Assert.All(result.Steps, WorkflowRunAssertions.AssertEveryGrantDeniedOutsideScope);
+        await WorkflowRunAssertions.AssertEveryGrantRevokedWithProofAsync(this, result);
+        await AssertNoSecretLeakedAsync(result.RunId);
+    }
+
     private static string? TryGet(string key)
     {
         try

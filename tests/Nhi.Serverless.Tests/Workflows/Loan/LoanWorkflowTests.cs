@@ -86,8 +86,8 @@ public sealed class LoanWorkflowTests : IAsyncLifetime
         Assert.Contains("application:LA-2026-0042", check.Body["signals"]!.AsArray().Select(signal => signal!.GetValue<string>()));
         Assert.Equal(2, _partners.Requests.Count(request => request.Status == 401));
 
-        await WorkflowRunAssertions.AssertGrantsContainedAsync(host, result);
-        string[] events = await WorkflowRunAssertions.AuditEventsAsync(host, runId);
+        await host.AssertGrantsContainedAsync(result);
+        string[] events = await host.AuditEventsAsync(runId);
         Assert.Equal(3, events.Count(name => name == AuditEvents.GrantIssued));
         Assert.Equal(4, events.Count(name => name == AuditEvents.ScopeProbed));
         Assert.Equal(AuditEvents.RunCompleted, events[^1]);
@@ -110,7 +110,7 @@ public sealed class LoanWorkflowTests : IAsyncLifetime
                 "the latest internal credit history entry, of 2025-11-01, is older than one year (before 2025-12-01)",
             ],
             result.Reasons);
-        await WorkflowRunAssertions.AssertGrantsContainedAsync(host, result);
+        await host.AssertGrantsContainedAsync(result);
     }
 
     [Fact]
@@ -132,7 +132,7 @@ public sealed class LoanWorkflowTests : IAsyncLifetime
         LoanSummary summary = result.Summary!.Value.Deserialize<LoanSummary>(StepOutput.SerializerOptions)!;
         Assert.Equal(12000.00m, summary.RequestedAmount);
         Assert.Equal(655, summary.InternalScore);
-        await WorkflowRunAssertions.AssertGrantsContainedAsync(host, result);
+        await host.AssertGrantsContainedAsync(result);
     }
 
     [Fact]
@@ -154,8 +154,8 @@ public sealed class LoanWorkflowTests : IAsyncLifetime
         Assert.Null(partners.Error);
 
         // The probes ran before the applicant was found missing, so the failed step still shows its grant's limits.
-        await WorkflowRunAssertions.AssertGrantsContainedAsync(host, result);
-        Assert.Contains(AuditEvents.StepFailed, await WorkflowRunAssertions.AuditEventsAsync(host, runId));
+        await host.AssertGrantsContainedAsync(result);
+        Assert.Contains(AuditEvents.StepFailed, await host.AuditEventsAsync(runId));
         Assert.Equal(3, result.Steps.Sum(step => step.GrantIds.Count));
     }
 

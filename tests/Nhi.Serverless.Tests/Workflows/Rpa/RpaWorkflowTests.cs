@@ -68,8 +68,8 @@ public sealed class RpaWorkflowTests
         Assert.Equal([1001, 999999], summary.FlaggedInvoiceIds);
 
         AssertReadsAndProbes(step);
-        await WorkflowRunAssertions.AssertGrantsContainedAsync(host, result);
-        string[] events = await WorkflowRunAssertions.AuditEventsAsync(host, runId);
+        await host.AssertGrantsContainedAsync(result);
+        string[] events = await host.AuditEventsAsync(runId);
         Assert.Equal("workflow.received", events[0]);
         Assert.Contains(AuditEvents.GrantIssued, events);
         Assert.Equal(2, events.Count(name => name == AuditEvents.ScopeProbed));
@@ -96,7 +96,7 @@ public sealed class RpaWorkflowTests
 
         StepResult step = Assert.Single(result.Steps);
         AssertReadsAndProbes(step);
-        await WorkflowRunAssertions.AssertGrantsContainedAsync(host, result);
+        await host.AssertGrantsContainedAsync(result);
     }
 
     [Fact]
@@ -125,8 +125,8 @@ public sealed class RpaWorkflowTests
 
         // The real check ran with the credential before the failure, so its reads and probes are on record.
         AssertReadsAndProbes(step);
-        await WorkflowRunAssertions.AssertGrantsContainedAsync(host, result);
-        Assert.Contains(AuditEvents.StepFailed, await WorkflowRunAssertions.AuditEventsAsync(host, runId));
+        await host.AssertGrantsContainedAsync(result);
+        Assert.Contains(AuditEvents.StepFailed, await host.AuditEventsAsync(runId));
     }
 
     [Fact]
