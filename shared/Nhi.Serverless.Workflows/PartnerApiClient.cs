@@ -86,6 +86,11 @@ public sealed class PartnerApiClient(HttpClient http, WorkflowOptions options)
         {
             errorCode = exception.HttpRequestError.ToString();
         }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The client's timeout, not the caller's cancellation: recorded as a call without a response.
+            errorCode = "Timeout";
+        }
         catch (System.Text.Json.JsonException)
         {
             errorCode = "invalid-json";

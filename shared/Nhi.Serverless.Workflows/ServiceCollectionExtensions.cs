@@ -111,7 +111,23 @@ public static class ServiceCollectionExtensions
                 options, provider.GetRequiredService<S3ClientFactory>(), provider.GetRequiredService<AwsOptions>()));
             services.AddSingleton<IWorkflowStep>(provider => new InsuranceStep(provider.GetRequiredService<PartnerApiClient>()));
         }
+
+        if (brokers.Postgres is not null)
+        {
+            services.AddSingleton<IWorkflow>(provider => new Rpa.RpaWorkflow(options, DatabaseResource(provider, options)));
+            services.AddSingleton<IWorkflowStep, Rpa.CheckBatchStep>();
+        }
+
+        if (brokers.Postgres is not null && brokers.OAuth is not null)
+        {
+            services.AddSingleton<IWorkflow>(provider => new Loan.LoanWorkflow(options, DatabaseResource(provider, options)));
+            services.AddSingleton<IWorkflowStep, Loan.ReadApplicantStep>();
+            services.AddSingleton<IWorkflowStep>(provider => new Loan.PartnerChecksStep(provider.GetRequiredService<PartnerApiClient>()));
+        }
     }
+
+    private static string DatabaseResource(IServiceProvider provider, WorkflowOptions options) =>
+        provider.GetRequiredService<PostgresRoleBroker>().DatabaseResource(options.Database);
 
     private static ILogger<T> LoggerFor<T>(IServiceProvider provider) =>
         provider.GetService<ILogger<T>>() ?? NullLogger<T>.Instance;

@@ -80,6 +80,7 @@ public sealed class PostgresRoleBroker : ICredentialBroker<PostgresRoleCredentia
         {
             await using NpgsqlConnection connection = await AdminSource(scope.Database).OpenConnectionAsync(cancellationToken);
             await using NpgsqlTransaction transaction = await connection.BeginTransactionAsync(cancellationToken);
+            await ExecuteAsync(connection, PostgresRoleStatements.LockPrivilegeChanges(), cancellationToken);
 
             await RequireObjectsAsync(connection, scope, cancellationToken);
 
@@ -176,16 +177,23 @@ public sealed class PostgresRoleBroker : ICredentialBroker<PostgresRoleCredentia
 
             revokedAt = _time.GetUtcNow();
 
-            await using (var handOver = new NpgsqlCommand(PostgresRoleStatements.CallHandOver(_options.HandOverFunction), connection))
+            // One transaction under the privilege lock, because DROP OWNED rewrites the ACLs that a concurrent issue grants on.
+            await using (NpgsqlTransaction cleanUp = await connection.BeginTransactionAsync(cancellationToken))
             {
-                handOver.Parameters.AddWithValue(role);
-                await handOver.ExecuteNonQueryAsync(cancellationToken);
+                await ExecuteAsync(connection, PostgresRoleStatements.LockPrivilegeChanges(), cancellationToken);
+                await using (var handOver = new NpgsqlCommand(PostgresRoleStatements.CallHandOver(_options.HandOverFunction), connection))
+                {
+                    handOver.Parameters.AddWithValue(role);
+                    await handOver.ExecuteNonQueryAsync(cancellationToken);
+                }
+
+                await ExecuteAsync(connection, PostgresRoleStatements.DropOwned(role), cancellationToken);
+                await ExecuteAsync(connection, PostgresRoleStatements.DropRole(role), cancellationToken);
+                await cleanUp.CommitAsync(cancellationToken);
             }
 
             steps.Add($"remaining objects handed over by {_options.HandOverFunction}");
-            await ExecuteAsync(connection, PostgresRoleStatements.DropOwned(role), cancellationToken);
             steps.Add("privileges dropped");
-            await ExecuteAsync(connection, PostgresRoleStatements.DropRole(role), cancellationToken);
             steps.Add("role dropped");
 
             _logger.LogInformation(

@@ -68,6 +68,20 @@ public static class PostgresRoleStatements
         return statements;
     }
 
+    /// <summary>
+    /// The key of the advisory lock that every broker takes before it changes privileges: the ASCII bytes of "nhi_grnt".
+    /// </summary>
+    public const long PrivilegeChangeLockKey = 0x6E68695F67726E74;
+
+    /// <summary>
+    /// Returns SELECT pg_advisory_xact_lock, which waits until no other broker transaction changes privileges in this
+    /// database. GRANT and DROP OWNED rewrite the same catalog rows (the ACL of the database, schemas and tables), and two
+    /// transactions that do so at once fail with XX000 "tuple concurrently updated" instead of waiting for each other.
+    /// The lock ends with the transaction.
+    /// </summary>
+    public static string LockPrivilegeChanges() =>
+        string.Create(CultureInfo.InvariantCulture, $"SELECT pg_advisory_xact_lock({PrivilegeChangeLockKey})");
+
     /// <summary>Returns ALTER ROLE ... NOLOGIN, which rejects every new login of the role at once.</summary>
     public static string DisableLogin(string role) => $"ALTER ROLE {PostgresIdentifier.Quote(role)} NOLOGIN";
 

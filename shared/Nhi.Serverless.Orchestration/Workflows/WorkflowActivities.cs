@@ -116,6 +116,13 @@ public sealed class ExecuteWorkflowStepActivity(
             error = exception.Message;
             logger.LogWarning("Step {Step} of workflow run {RunId} failed: {Error}", plan.Name, input.Request.RunId, error);
         }
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            // Any other failure still returns the report with each grant's revocation proof. Its message may quote a
+            // request with its credential, so only the type is kept.
+            error = $"{exception.GetType().Name} in step '{plan.Name}'";
+            logger.LogWarning("Step {Step} of workflow run {RunId} failed with {ErrorType}", plan.Name, input.Request.RunId, exception.GetType().Name);
+        }
         finally
         {
             foreach (StepGrant grant in input.Grants)

@@ -81,7 +81,9 @@ public sealed class WorkflowTestHost : IAsyncDisposable
     }
 
     /// <summary>Schedules a workflow run and returns its id.</summary>
-    public async Task<string> StartRunAsync(string workflow, IReadOnlyDictionary<string, string> parameters, string? runId = null)
+    /// <param name="receivedAt">When the trigger accepted the request, which rules that depend on the run's date use; now when null.</param>
+    public async Task<string> StartRunAsync(
+        string workflow, IReadOnlyDictionary<string, string> parameters, string? runId = null, DateTimeOffset? receivedAt = null)
     {
         var request = new WorkflowRequest(
             runId ?? $"wf-{workflow}-{Guid.NewGuid():N}",
@@ -89,7 +91,7 @@ public sealed class WorkflowTestHost : IAsyncDisposable
             "test",
             "test-caller",
             parameters,
-            DateTimeOffset.UtcNow);
+            receivedAt ?? DateTimeOffset.UtcNow);
         return await Client.ScheduleNewOrchestrationInstanceAsync(
             RunWorkflowOrchestrator.Name, request, new StartOrchestrationOptions(request.RunId));
     }
@@ -144,6 +146,22 @@ public sealed class WorkflowTestHost : IAsyncDisposable
                 Assert.False(text.Contains(secret, StringComparison.Ordinal), $"A secret issued during the run appears in the {place}.");
             }
         }
+    }
+
+    /// <summary>Returns the "nhi.event" of each audit record of the run, in order.</summary>
+    public async Task<string[]> AuditEventsAsync(string runId) =>
+        (await AuditRecordsAsync(runId)).Select(record => JsonNode.Parse(record.Json)!["nhi"]!["event"]!.GetValue<string>()).ToArray();
+
+    /// <summary>
+    /// Fails unless every step's grants were denied outside their scope, every grant was revoked with a proof, and no
+    /// issued secret leaked into the logs, history or audit records.
+    /// </summary>
+    public async Task AssertGrantsContainedAsync(WorkflowResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        Assert.All(result.Steps, WorkflowRunAssertions.AssertEveryGrantDeniedOutsideScope);
+        await WorkflowRunAssertions.AssertEveryGrantRevokedWithProofAsync(this, result);
+        await AssertNoSecretLeakedAsync(result.RunId);
     }
 
     private static string? TryGet(string key)

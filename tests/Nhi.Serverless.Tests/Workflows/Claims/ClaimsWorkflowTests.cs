@@ -216,7 +216,7 @@ public sealed class ClaimsWorkflowTests : IAsyncLifetime
         Assert.Null(result.Steps[0].Error);
         StepResult fraud = result.Steps[1];
         Assert.Equal(ClaimsWorkflow.FraudCheckStep, fraud.Step);
-        Assert.Contains("fraud-screening:Check on fraud-screening/v1/checks answered 404", fraud.Error, StringComparison.Ordinal);
+        Assert.Contains("fraud-screening:Check on fraud-screening/v1/checks returned 404", fraud.Error, StringComparison.Ordinal);
         Assert.Equal("step fraud-check: " + fraud.Error, Assert.Single(result.Reasons));
         await WorkflowRunAssertions.AssertEveryGrantRevokedWithProofAsync(host, result);
         await host.AssertNoSecretLeakedAsync(runId);
