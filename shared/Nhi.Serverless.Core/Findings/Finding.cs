@@ -61,4 +61,11 @@ public sealed record CloudResource(
     string Region,
     string Type,
     string Id,
-    string Name);
+    string Name)
+{
+    /// <summary>
+    /// The resource's tags as the finding reports them (ASFF Resources[].Tags, OCSF resources[].tags); null when the
+    /// finding carries none, which tag guardrails treat as unknown.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? Tags { get; init; }
+}

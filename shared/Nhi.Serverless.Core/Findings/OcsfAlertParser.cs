@@ -596,7 +596,36 @@ public sealed class OcsfAlertParser : IJsonLinesAlertParser
             region.Value,
             SecurityHubAlertParser.BucketResourceType,
             bucket.Arn,
-            bucket.Name);
+            bucket.Name)
+        {
+            Tags = ReadTags(resource, resourcePath),
+        };
+    }
+
+    // OCSF resources[].tags: an array of key_value_object ({"name", "value"}), at most 50.
+    private static IReadOnlyDictionary<string, string>? ReadTags(JsonElement resource, string resourcePath)
+    {
+        if (AlertJson.OptionalArray(resource, "tags", resourcePath) is not { } tags)
+        {
+            return null;
+        }
+
+        string tagsPath = AlertJson.Join(resourcePath, "tags");
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        int index = 0;
+        foreach (JsonElement tag in tags.EnumerateArray())
+        {
+            string tagPath = $"{tagsPath}[{index++}]";
+            if (tag.ValueKind != JsonValueKind.Object || values.Count == 50)
+            {
+                throw new InvalidAlertException(tagPath, "must be an object with name and value, in at most 50 tags");
+            }
+
+            string name = AlertJson.OptionalString(tag, "name", tagPath) ?? throw new InvalidAlertException(AlertJson.Join(tagPath, "name"), "is missing");
+            values[name] = AlertJson.OptionalString(tag, "value", tagPath) ?? "";
+        }
+
+        return values;
     }
 
     private static AlertField? ReadField(JsonElement owner, string ownerPath, string name)

@@ -368,7 +368,33 @@ public sealed class SecurityHubAlertParser : IAlertParser
         var bucket = S3BucketIdentity.Resolve(arn, names, partition, DefaultPartitionOf(finding, path), idPath);
         var region = ReadRegion(finding, path, resource, resourcePath);
 
-        return new CloudResource("aws", bucket.Partition, accountId, region, BucketResourceType, bucket.Arn, bucket.Name);
+        return new CloudResource("aws", bucket.Partition, accountId, region, BucketResourceType, bucket.Arn, bucket.Name)
+        {
+            Tags = ReadTags(resource, resourcePath),
+        };
+    }
+
+    // ASFF Resources[].Tags: an object of string values, at most 50 tags (AWS's limit per resource).
+    private static IReadOnlyDictionary<string, string>? ReadTags(JsonElement resource, string resourcePath)
+    {
+        if (AlertJson.OptionalObject(resource, "Tags", resourcePath) is not { } tags)
+        {
+            return null;
+        }
+
+        string tagsPath = AlertJson.Join(resourcePath, "Tags");
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (JsonProperty tag in tags.EnumerateObject())
+        {
+            if (tag.Value.ValueKind != JsonValueKind.String || values.Count == 50)
+            {
+                throw new InvalidAlertException(AlertJson.Join(tagsPath, tag.Name), "must be a string, in at most 50 tags");
+            }
+
+            values[tag.Name] = tag.Value.GetString()!;
+        }
+
+        return values;
     }
 
     private static AlertField? ReadDetailsName(JsonElement resource, string resourcePath)

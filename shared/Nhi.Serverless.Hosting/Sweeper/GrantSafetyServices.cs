@@ -53,6 +53,7 @@ public static class GrantSafetyServices
         services.AddSingleton(ledgerOptions);
         services.AddSingleton(guardrails);
         services.AddSingleton(new GuardrailEvaluator(guardrails));
+        services.AddSingleton<IResourceTagReader>(new FindingTagReader("aws"));
         services.AddSingleton<IGrantLedger>(provider => TableGrantLedger.FromConnectionString(
             connectionString, ledgerTable, scope, provider.GetRequiredService<TimeProvider>(), provider.GetService<ILogger<TableGrantLedger>>()));
         services.AddSingleton<IRunSlots>(provider => TableRunSlots.FromConnectionString(

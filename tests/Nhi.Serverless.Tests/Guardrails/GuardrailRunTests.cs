@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Nhi.Serverless.Audit;
 using Nhi.Serverless.Azure.Audit;
@@ -119,13 +120,55 @@ public sealed class GuardrailRunTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task TagRuleWithoutReaderStopsStart()
+    public async Task TagRule_RefusesTaggedResource()
     {
-        InvalidOperationException failure = await Assert.ThrowsAsync<InvalidOperationException>(
-            () => StartAsync(new() { ["Guardrails:ProtectedResources:Tags:0"] = "env=prod" }));
+        NhiTestHost host = await StartAsync(new() { ["Guardrails:ProtectedResources:Tags:0"] = "env=prod" });
 
-        Assert.Contains("Guardrails:ProtectedResources:Tags", failure.Message, StringComparison.Ordinal);
-        Assert.Contains("no tag rules", failure.Message, StringComparison.Ordinal);
+        string runId = await PostTaggedFindingAsync(host, new() { ["env"] = "prod", ["owner"] = "payments" });
+        RunResult result = await host.WaitForRunAsync(runId);
+
+        Assert.Equal(GuardrailOutcomes.Refused, result.Outcome);
+        Assert.Contains("env=prod", result.SkipReason, StringComparison.Ordinal);
+        await AssertNothingDoneAsync(host, runId);
+    }
+
+    [Fact]
+    public async Task TagRule_UntaggedFindingFailsClosed()
+    {
+        NhiTestHost host = await StartAsync(new() { ["Guardrails:ProtectedResources:Tags:0"] = "env=prod" });
+
+        string runId = await GuardrailTestRuns.PostFindingAsync(host, _bucket);
+        RunResult result = await host.WaitForRunAsync(runId);
+
+        Assert.Equal(GuardrailOutcomes.Refused, result.Outcome);
+        await AssertNothingDoneAsync(host, runId);
+    }
+
+    [Fact]
+    public async Task TagRule_OtherTagsRemediate()
+    {
+        NhiTestHost host = await StartAsync(new() { ["Guardrails:ProtectedResources:Tags:0"] = "env=prod" });
+
+        string runId = await PostTaggedFindingAsync(host, new() { ["env"] = "dev" });
+        RunResult result = await host.WaitForRunAsync(runId);
+
+        Assert.Equal(RunOutcomes.Remediated, result.Outcome);
+    }
+
+    // The Security Hub sample aimed at the test bucket, with the resource's tags as ASFF Resources[].Tags carries them.
+    private async Task<string> PostTaggedFindingAsync(NhiTestHost host, Dictionary<string, string> tags)
+    {
+        JsonNode alert = JsonNode.Parse(FindingSamples.SecurityHubFor(_bucket))!;
+        var tagObject = new JsonObject();
+        foreach ((string key, string value) in tags)
+        {
+            tagObject[key] = value;
+        }
+
+        alert["detail"]!["findings"]![0]!["Resources"]![0]!["Tags"] = tagObject;
+        using HttpResponseMessage response = await host.Http.PostAsync("/api/alerts/securityhub", FindingSamples.Json(alert.ToJsonString()));
+        Assert.Equal(System.Net.HttpStatusCode.Accepted, response.StatusCode);
+        return JsonNode.Parse(await response.Content.ReadAsStringAsync())!["runs"]![0]!["runId"]!.GetValue<string>();
     }
 
     private async Task<NhiTestHost> StartAsync(Dictionary<string, string?> guardrails)
