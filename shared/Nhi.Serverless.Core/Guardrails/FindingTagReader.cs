@@ -7,7 +7,7 @@ namespace Nhi.Serverless.Guardrails;
 /// guardrails need no credential. A finding without tags gives null, and the tag rules then fail closed.
 /// </summary>
 /// <remarks>
-/// NOTE: the tags are those the CSPM saw when it produced the finding; a tag added to the resource later counts only
+/// NOTE: the tags are those the CSPM saw when it produced the finding. A tag added to the resource later counts only
 /// once a finding carries it.
 /// </remarks>
 public sealed class FindingTagReader(string provider) : IResourceTagReader
