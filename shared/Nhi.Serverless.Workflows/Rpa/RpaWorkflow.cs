@@ -37,12 +37,18 @@ public sealed class RpaWorkflow(WorkflowOptions options, string databaseResource
     /// <summary>The managed step that reads the batch's invoices and payments and flags anomalies.</summary>
     public const string CheckBatchStep = "check-batch";
 
-    /// <summary>The grant name of both steps: SELECT on <see cref="InvoicesTable"/> and <see cref="PaymentsTable"/>.</summary>
+    /// <summary>The grant name of both steps: SELECT on the invoices, payments, bank changes and batches.</summary>
     public const string ErpReadGrant = "erp-read";
 
     public const string InvoicesTable = "erp.invoices";
 
     public const string PaymentsTable = "erp.payment_history";
+
+    /// <summary>When each vendor's bank details last changed, without the IBAN itself.</summary>
+    public const string BankChangesView = "erp.vendor_bank_changes";
+
+    /// <summary>The batches and when they arrived.</summary>
+    public const string BatchesTable = "erp.invoice_batches";
 
     public const string Clean = "clean";
 
@@ -53,7 +59,7 @@ public sealed class RpaWorkflow(WorkflowOptions options, string databaseResource
     public WorkflowPlan Plan(WorkflowRequest request)
     {
         RpaRequest batch = RpaRequest.Parse(request);
-        Scope read = PostgresGrantScope.ReadOnly(databaseResource, InvoicesTable, PaymentsTable);
+        Scope read = PostgresGrantScope.ReadOnly(databaseResource, InvoicesTable, PaymentsTable, BankChangesView, BatchesTable);
         string subject = string.Create(CultureInfo.InvariantCulture, $"invoice batch {batch.Batch} ({batch.InvoiceIds.Count} invoices)");
 
         var check = new WorkflowStepPlan(

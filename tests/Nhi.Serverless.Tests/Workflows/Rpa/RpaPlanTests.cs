@@ -16,7 +16,8 @@ public sealed class RpaPlanTests
 
     private static readonly WorkflowOptions Options = new() { BotWindow = TimeSpan.FromMinutes(7), StepLifetime = TimeSpan.FromMinutes(3) };
 
-    private static readonly Scope ReadInvoices = PostgresGrantScope.ReadOnly(Resource, "erp.invoices", "erp.payment_history");
+    private static readonly Scope ReadInvoices = PostgresGrantScope.ReadOnly(
+        Resource, "erp.invoices", "erp.payment_history", "erp.vendor_bank_changes", "erp.invoice_batches");
 
     [Fact]
     public void Plan_runs_bot_before_check()
@@ -36,7 +37,9 @@ public sealed class RpaPlanTests
         Assert.Equal(PostgresRoleBroker.BrokerName, botGrant.Broker);
         Assert.Equal(ReadInvoices, botGrant.Scope);
         Assert.Equal(["SELECT"], botGrant.Scope.Permissions);
-        Assert.Equal(["table:erp.invoices", "table:erp.payment_history"], botGrant.Scope.Objects);
+        Assert.Equal(
+            ["table:erp.invoice_batches", "table:erp.invoices", "table:erp.payment_history", "table:erp.vendor_bank_changes"],
+            botGrant.Scope.Objects);
         Assert.Equal(TimeSpan.FromMinutes(7), botGrant.Lifetime);
 
         WorkflowStepPlan check = Assert.Single(plan.Stages[1].Steps);

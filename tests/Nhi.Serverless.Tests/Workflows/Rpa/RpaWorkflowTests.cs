@@ -77,6 +77,25 @@ public sealed class RpaWorkflowTests
     }
 
     [Fact]
+    public async Task Check_flags_seeded_vendor_anomalies()
+    {
+        await using WorkflowTestHost host = await WorkflowTestHost.StartAsync();
+
+        // The seeded batch: 2004 is about 22 times its vendor's usual amount, and 2005's vendor changed its bank
+        // details two days before the batch arrived; 2007 and 2008 come from the same kind of vendors and are clean.
+        string runId = await host.StartRunAsync("rpa", CheckOnly("2026-11-B1", "2004,2005,2007,2008"), receivedAt: LateNovember);
+        WorkflowResult result = await host.WaitAsync(runId);
+
+        BatchCheck check = StepOutput.Read<BatchCheck>([Assert.Single(result.Steps).Report!], "check-batch");
+        Assert.Equal([InvoiceAnomalyKinds.UnusualAmount], check.Invoices[0].Anomalies.Select(anomaly => anomaly.Kind));
+        Assert.Equal([InvoiceAnomalyKinds.BankDetailsChanged], check.Invoices[1].Anomalies.Select(anomaly => anomaly.Kind));
+        Assert.Equal("the vendor's bank details changed 2026-11-03, 1.9 days before the batch arrived", check.Invoices[1].Anomalies[0].Detail);
+        Assert.DoesNotContain(check.Invoices[2].Anomalies, anomaly => anomaly.Kind is InvoiceAnomalyKinds.UnusualAmount or InvoiceAnomalyKinds.BankDetailsChanged);
+        Assert.DoesNotContain(check.Invoices[3].Anomalies, anomaly => anomaly.Kind is InvoiceAnomalyKinds.UnusualAmount or InvoiceAnomalyKinds.BankDetailsChanged);
+        await host.AssertNoSecretLeakedAsync(runId);
+    }
+
+    [Fact]
     public async Task Check_before_due_dates_is_clean()
     {
         await using WorkflowTestHost host = await WorkflowTestHost.StartAsync();
@@ -145,14 +164,18 @@ public sealed class RpaWorkflowTests
         Assert.Empty(host.IssuedSecrets);
     }
 
-    // Both tables read with the grant, and both out-of-scope tables denied with SQLSTATE 42501.
+    // The invoices, payments, vendor history, bank changes and batch read with the grant, and both out-of-scope tables
+    // denied with SQLSTATE 42501.
     private static void AssertReadsAndProbes(StepResult step)
     {
         StepReport report = step.Report!;
         GrantCall[] reads = report.Calls.Where(entry => entry.Call.Purpose == ApiCallPurposes.Step).ToArray();
-        Assert.Equal(2, reads.Length);
+        Assert.Equal(5, reads.Length);
         Assert.EndsWith("/erp.invoices", reads[0].Call.Resource, StringComparison.Ordinal);
         Assert.EndsWith("/erp.payment_history", reads[1].Call.Resource, StringComparison.Ordinal);
+        Assert.EndsWith("/erp.invoices", reads[2].Call.Resource, StringComparison.Ordinal);
+        Assert.EndsWith("/erp.vendor_bank_changes", reads[3].Call.Resource, StringComparison.Ordinal);
+        Assert.EndsWith("/erp.invoice_batches", reads[4].Call.Resource, StringComparison.Ordinal);
         Assert.All(reads, read => Assert.Equal(ApiCallOutcomes.Allowed, read.Call.Outcome));
 
         Assert.Equal(2, report.ScopeProbes.Count);
