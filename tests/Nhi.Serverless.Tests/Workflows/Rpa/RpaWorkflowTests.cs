@@ -89,7 +89,7 @@ public sealed class RpaWorkflowTests
         BatchCheck check = StepOutput.Read<BatchCheck>([Assert.Single(result.Steps).Report!], "check-batch");
         Assert.Equal([InvoiceAnomalyKinds.UnusualAmount], check.Invoices[0].Anomalies.Select(anomaly => anomaly.Kind));
         Assert.Equal([InvoiceAnomalyKinds.BankDetailsChanged], check.Invoices[1].Anomalies.Select(anomaly => anomaly.Kind));
-        Assert.Equal("the vendor's bank details changed 2026-11-03, 1.9 days before the batch arrived", check.Invoices[1].Anomalies[0].Detail);
+        Assert.Equal("the vendor's bank details changed 2026-11-03, 2.0 days before the batch arrived", check.Invoices[1].Anomalies[0].Detail);
         Assert.DoesNotContain(check.Invoices[2].Anomalies, anomaly => anomaly.Kind is InvoiceAnomalyKinds.UnusualAmount or InvoiceAnomalyKinds.BankDetailsChanged);
         Assert.DoesNotContain(check.Invoices[3].Anomalies, anomaly => anomaly.Kind is InvoiceAnomalyKinds.UnusualAmount or InvoiceAnomalyKinds.BankDetailsChanged);
         await host.AssertNoSecretLeakedAsync(runId);
