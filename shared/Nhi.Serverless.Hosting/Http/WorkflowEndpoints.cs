@@ -144,6 +144,11 @@ public sealed class WorkflowEndpoints(EdgeGate gate, WorkflowRuns runs, Brokered
     /// <summary>POST /api/workflows/runs/{runId}/steps/{step}/done with {"succeeded", "checks"?, "output"?, "error"?}.</summary>
     public async Task DoneAsync(HttpContext context, string runId, string step, DurableTaskClient client)
     {
+        if (!await RequireHttpsAsync(context))
+        {
+            return;
+        }
+
         byte[]? body = await ReadTicketedBodyAsync(context);
         if (body is null)
         {
@@ -177,6 +182,11 @@ public sealed class WorkflowEndpoints(EdgeGate gate, WorkflowRuns runs, Brokered
     /// <summary>POST /api/workflows/runs/{runId}/cancel with {"by"?, "reason"?}: every grant of the run is revoked.</summary>
     public async Task CancelAsync(HttpContext context, string runId, DurableTaskClient client)
     {
+        if (!await RequireHttpsAsync(context))
+        {
+            return;
+        }
+
         byte[]? body = await ReadTicketedBodyAsync(context);
         if (body is null)
         {
@@ -272,7 +282,7 @@ public sealed class WorkflowEndpoints(EdgeGate gate, WorkflowRuns runs, Brokered
             }
 
             return await runs.StartAsync(
-                client, workflow, source, callerName, WorkflowRuns.ReadRunId(root), WorkflowRuns.ReadParameters(root), context.RequestAborted);
+                client, workflow, source, callerName, WorkflowRuns.ReadRunId(root), WorkflowRuns.ReadParameters(root), context.Request.IsHttps, context.RequestAborted);
         }
         catch (JsonException)
         {
@@ -282,6 +292,16 @@ public sealed class WorkflowEndpoints(EdgeGate gate, WorkflowRuns runs, Brokered
         catch (InvalidWorkflowRequestException invalid)
         {
             await WriteInvalidAsync(context, invalid);
+        }
+        catch (RunIdConflictException conflict)
+        {
+            await Problems.WriteAsync(context, StatusCodes.Status409Conflict, "run-id-conflict", "Run id in use",
+                $"The request was refused: {conflict.Message}.", "runId", "a run id that is new, or the same request again");
+        }
+        catch (HttpsRequiredException required)
+        {
+            await Problems.WriteAsync(context, StatusCodes.Status403Forbidden, "https-required", "HTTPS required",
+                $"The request was refused: {required.Message}.", "scheme", "https");
         }
 
         return null;
@@ -311,7 +331,7 @@ public sealed class WorkflowEndpoints(EdgeGate gate, WorkflowRuns runs, Brokered
         }
 
         await Problems.WriteAsync(context, StatusCodes.Status403Forbidden, "https-required", "HTTPS required",
-            "Credentials and workload identity tokens are accepted over HTTPS only.", "scheme", "https");
+            "Credentials, run tickets and workload identity tokens travel over HTTPS only.", "scheme", "https");
         return false;
     }
 

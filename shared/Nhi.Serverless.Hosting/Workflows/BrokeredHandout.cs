@@ -51,6 +51,17 @@ public sealed class BrokeredHandout(GrantBrokers brokers, LeaseVault vault, IGra
         return (request, open, null);
     }
 
+    private static async Task<bool> IsStillOpenAsync(DurableTaskClient client, string runId, string step)
+    {
+        OrchestrationMetadata? metadata = await client.GetInstanceAsync(runId, getInputsAndOutputs: true, CancellationToken.None);
+        if (metadata is null || metadata.IsCompleted || metadata.SerializedCustomStatus is null)
+        {
+            return false;
+        }
+
+        return metadata.ReadCustomStatusAs<WorkflowWaitStatus>()?.Steps.Any(open => open.Step == step) == true;
+    }
+
     /// <summary>Issues the step's credentials and returns them as the response body; or the refusal.</summary>
     public async Task<(JsonObject? Body, HandoutRefusal? Refusal)> ClaimAsync(
         DurableTaskClient client, WorkflowRequest request, OpenBrokeredStep step, string claimedBy, CancellationToken cancellationToken)
@@ -113,7 +124,27 @@ public sealed class BrokeredHandout(GrantBrokers brokers, LeaseVault vault, IGra
             request.RunId,
             WorkflowEvents.Claimed(step.Step),
             new BrokeredGrantsClaimed(leases.Select(entry => entry.Lease.Grant).ToArray(), now, claimedBy),
-            cancellationToken);
+            CancellationToken.None);
+
+        // A done, cancel or window close that the run handled while the brokers were issuing has already revoked the
+        // step's grants, before these credentials existed. So check again, and revoke them here if the step is closed.
+        if (!await IsStillOpenAsync(client, request.RunId, step.Step))
+        {
+            logger.LogWarning(
+                "Step {Step} of workflow run {RunId} ended while its credentials were being issued; revoking the {Count} just issued",
+                step.Step, request.RunId, leases.Count);
+            foreach ((StepGrant grant, GrantLease lease) in leases)
+            {
+                vault.Take(lease.Grant.GrantId);
+                IGrantBroker broker = brokers.Get(grant.Broker);
+                RevocationOutcome revoked = await broker.RevokeAsync(grant.Request, CancellationToken.None);
+                RevocationOutcome outcome = revoked.RevokedAt is null ? revoked : await broker.ProveRevokedAsync(lease, revoked, CancellationToken.None);
+                await ledger.RecordRevocationAsync(outcome, GrantRevokers.Run, outcome.RevokedAt ?? time.GetUtcNow(), CancellationToken.None);
+            }
+
+            return (null, new HandoutRefusal(409, "step-ended", "Step ended",
+                $"Step '{step.Step}' ended while its credentials were being issued; they were revoked.", "step", "a step that waits for its caller"));
+        }
 
         logger.LogInformation(
             "Handed the {Count} credentials of step {Step} of workflow run {RunId} to {ClaimedBy}: grants {GrantIds}, revoked by {Deadline:O} at the latest",

@@ -10,6 +10,12 @@ using Nhi.Serverless.Workflows;
 
 namespace Nhi.Serverless.Hosting.Workflows;
 
+/// <summary>Thrown when a request that carries or returns a secret, such as a run ticket, came over plain HTTP.</summary>
+public sealed class HttpsRequiredException(string reason) : Exception(reason);
+
+/// <summary>Thrown when a caller's run id belongs to a run of another workflow or with other parameters.</summary>
+public sealed class RunIdConflictException(string reason) : Exception(reason);
+
 /// <summary>A started workflow run: its id, whether it existed already, and the ticket shown to the caller once.</summary>
 public sealed record StartedWorkflow(string RunId, bool Existed, string? Ticket, WorkflowPlan Plan);
 
@@ -38,6 +44,7 @@ public sealed partial class WorkflowRuns(IEnumerable<IWorkflow> workflows, TimeP
         string caller,
         string? runId,
         IReadOnlyDictionary<string, string> parameters,
+        bool overHttps,
         CancellationToken cancellationToken)
     {
         IWorkflow definition = workflows.FirstOrDefault(candidate => candidate.Name == workflow)
@@ -51,15 +58,27 @@ public sealed partial class WorkflowRuns(IEnumerable<IWorkflow> workflows, TimeP
         var request = new WorkflowRequest(id, workflow, source, caller, parameters, time.GetUtcNow());
         WorkflowPlan plan = definition.Plan(request);
 
-        OrchestrationMetadata? existing = await client.GetInstanceAsync(id, getInputsAndOutputs: false, cancellationToken);
+        OrchestrationMetadata? existing = await client.GetInstanceAsync(id, getInputsAndOutputs: true, cancellationToken);
         if (existing is not null)
         {
+            // A repeated start is the same run only when it asks for the same thing.
+            WorkflowRequest? earlier = existing.Name == RunWorkflowOrchestrator.Name ? existing.ReadInputAs<WorkflowRequest>() : null;
+            if (earlier is null || earlier.Workflow != workflow || !SameParameters(earlier.Parameters, parameters))
+            {
+                throw new RunIdConflictException($"run id '{id}' belongs to another run; choose another runId or repeat that run's request");
+            }
+
             return new StartedWorkflow(id, true, null, plan);
         }
 
         string? ticket = null;
         if (plan.Steps.Any(step => step.Mode == StepModes.Brokered))
         {
+            if (!overHttps)
+            {
+                throw new HttpsRequiredException($"workflow '{workflow}' hands out credentials, so its start returns a ticket, and only over HTTPS");
+            }
+
             (ticket, string hash) = WorkflowTickets.Create();
             request = request with { TicketHash = hash };
         }
@@ -79,6 +98,9 @@ public sealed partial class WorkflowRuns(IEnumerable<IWorkflow> workflows, TimeP
             id, workflow, plan.Subject, caller, source);
         return new StartedWorkflow(id, false, ticket, plan);
     }
+
+    private static bool SameParameters(IReadOnlyDictionary<string, string> left, IReadOnlyDictionary<string, string> right) =>
+        left.Count == right.Count && left.All(pair => right.TryGetValue(pair.Key, out string? value) && value == pair.Value);
 
     /// <summary>Reads the "parameters" object of a start request: strings and numbers, by name.</summary>
     /// <exception cref="InvalidWorkflowRequestException">A value is neither a string nor a number, or the object is too large.</exception>

@@ -66,8 +66,10 @@ public sealed class RunCancellations(TimeProvider time, ILogger<RunCancellations
             return new RunCancellationSubmission(RunCancellationStatus.Invalid, Field: invalid.Field, Expected: invalid.Expected);
         }
 
+        // Only remediation runs are cancelled here. A business workflow run is cancelled with its ticket, which this
+        // path does not check, so it answers as for an unknown run.
         OrchestrationMetadata? run = await client.GetInstanceAsync(runId, getInputsAndOutputs: false, cancellationToken);
-        if (run is null)
+        if (run is null || !RemediationOrchestrators.All.Contains(run.Name, StringComparer.Ordinal))
         {
             return new RunCancellationSubmission(RunCancellationStatus.NotFound);
         }

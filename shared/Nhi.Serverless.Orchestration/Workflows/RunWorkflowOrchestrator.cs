@@ -177,12 +177,18 @@ public sealed class RunWorkflowOrchestrator : TaskOrchestrator<WorkflowRequest, 
         {
             endedBy = "failed";
         }
+        else if (reported is not null && !claimed.IsCompleted)
+        {
+            // Work reported without the credentials it needed did not happen under this run's grants.
+            endedBy = "done-unclaimed";
+        }
 
         IReadOnlyList<IssuedGrant> issued = claimed.IsCompleted ? (await claimed).Grants : [];
         string? error = endedBy switch
         {
             "done" => null,
             "failed" => "the caller reported a failure: " + (reported?.Error ?? "no reason given"),
+            "done-unclaimed" => "the caller reported done without claiming the credentials",
             "cancelled" => "cancelled while the caller held the credentials",
             _ => claimed.IsCompleted
                 ? $"the caller did not report done within the window of {step.Window}; the credentials were revoked"
@@ -197,7 +203,7 @@ public sealed class RunWorkflowOrchestrator : TaskOrchestrator<WorkflowRequest, 
             issued,
             [],
             [],
-            new Verification(reported is { Succeeded: true }, checks),
+            new Verification(error is null && reported is { Succeeded: true }, checks),
             cleanup,
             reported?.Output)
         {

@@ -107,7 +107,12 @@ public sealed class CicdDeployWorkflowTests : IAsyncLifetime
             ["checks"] = new JsonArray("migration applied", "logs read"),
             ["output"] = new JsonObject { ["table"] = table },
         };
-        using (HttpResponseMessage reported = await PostAsync(host.Host.Http, $"/api/workflows/runs/{runId}/steps/deploy/done", ticket, done))
+        using (HttpResponseMessage overHttp = await PostAsync(host.Host.Http, $"/api/workflows/runs/{runId}/steps/deploy/done", ticket, done))
+        {
+            await ExpectProblemAsync(overHttp, HttpStatusCode.Forbidden, "scheme");
+        }
+
+        using (HttpResponseMessage reported = await PostAsync(host.Host.Https, $"/api/workflows/runs/{runId}/steps/deploy/done", ticket, done))
         {
             Assert.Equal(HttpStatusCode.Accepted, reported.StatusCode);
         }
@@ -177,12 +182,17 @@ public sealed class CicdDeployWorkflowTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.OK, claimed.StatusCode);
         }
 
-        using (HttpResponseMessage wrongTicket = await PostAsync(host.Host.Http, $"/api/workflows/runs/{runId}/cancel", "not-the-ticket", new JsonObject()))
+        using (HttpResponseMessage wrongTicket = await PostAsync(host.Host.Https, $"/api/workflows/runs/{runId}/cancel", "not-the-ticket", new JsonObject()))
         {
             await ExpectProblemAsync(wrongTicket, HttpStatusCode.Unauthorized, WorkflowTickets.Header);
         }
 
-        using (HttpResponseMessage cancelled = await PostAsync(host.Host.Http, $"/api/workflows/runs/{runId}/cancel", ticket, new JsonObject { ["reason"] = "pipeline aborted" }))
+        using (HttpResponseMessage soar = await PostAsync(host.Host.Http, $"/api/soar/runs/{runId}/cancel", null, new JsonObject { ["by"] = "someone" }))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, soar.StatusCode);
+        }
+
+        using (HttpResponseMessage cancelled = await PostAsync(host.Host.Https, $"/api/workflows/runs/{runId}/cancel", ticket, new JsonObject { ["reason"] = "pipeline aborted" }))
         {
             Assert.Equal(HttpStatusCode.Accepted, cancelled.StatusCode);
         }
@@ -191,6 +201,49 @@ public sealed class CicdDeployWorkflowTests : IAsyncLifetime
         Assert.Equal(WorkflowOutcomes.Cancelled, result.Outcome);
         Assert.Contains("pipeline aborted", Assert.Single(result.Reasons), StringComparison.Ordinal);
         Assert.All(Assert.Single(result.Steps).Cleanup, revocation => Assert.True(revocation.Proven, revocation.Evidence));
+    }
+
+    [Fact]
+    public async Task Deploy_DoneWithoutClaimFails()
+    {
+        await using WorkflowTestHost host = await StartAsync("00:05:00");
+        (string runId, string ticket) = await StartRunAsync(host);
+        await WaitForOpenStepAsync(host, runId);
+
+        using (HttpResponseMessage reported = await PostAsync(
+            host.Host.Https, $"/api/workflows/runs/{runId}/steps/deploy/done", ticket, new JsonObject { ["succeeded"] = true }))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, reported.StatusCode);
+        }
+
+        WorkflowResult result = await host.WaitAsync(runId);
+        Assert.Equal(WorkflowOutcomes.Failed, result.Outcome);
+        StepResult step = Assert.Single(result.Steps);
+        Assert.Equal("done-unclaimed", step.EndedBy);
+        Assert.False(step.Report!.Verification.Passed);
+    }
+
+    [Fact]
+    public async Task Start_SameRunIdOtherRequestConflicts()
+    {
+        await using WorkflowTestHost host = await StartAsync("00:05:00");
+        string runId = "wf-conflict-" + Guid.NewGuid().ToString("N");
+        var first = new JsonObject { ["runId"] = runId, ["parameters"] = new JsonObject { ["commit"] = "3f9c2a1b7d4e" } };
+        var other = new JsonObject { ["runId"] = runId, ["parameters"] = new JsonObject { ["commit"] = "0000000000aa" } };
+
+        using (HttpResponseMessage started = await PostAsync(host.Host.Https, "/api/workflows/cicd/runs", null, first, Token()))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
+        }
+
+        using (HttpResponseMessage again = await PostAsync(host.Host.Https, "/api/workflows/cicd/runs", null, first, Token()))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, again.StatusCode);
+            Assert.True((await again.Content.ReadFromJsonAsync<JsonObject>())!["duplicate"]!.GetValue<bool>());
+        }
+
+        using HttpResponseMessage conflict = await PostAsync(host.Host.Https, "/api/workflows/cicd/runs", null, other, Token());
+        await ExpectProblemAsync(conflict, HttpStatusCode.Conflict, "runId");
     }
 
     [Fact]

@@ -66,10 +66,10 @@ public sealed class WorkflowDemoRunner(
         output.WriteLine();
         output.WriteLine($"==> workflow {workflow}: {sample} -> POST /{path}");
         using var start = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(new { parameters }) };
-        HttpClient trigger = http;
+        // The start may return a run ticket and may carry a workload identity token, so it goes over HTTPS when it can.
+        HttpClient trigger = https ?? http;
         if (await workloadToken(workflow, cancellationToken) is { } token)
         {
-            // A workload identity token is a bearer credential, so it travels over HTTPS only.
             if (https is null)
             {
                 output.WriteLine("    this workflow needs a workload identity token over HTTPS, but the demo has no HTTPS address");
@@ -77,7 +77,6 @@ public sealed class WorkflowDemoRunner(
             }
 
             start.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-            trigger = https;
             output.WriteLine("    authenticated over HTTPS with a GitHub Actions OIDC token from the local issuer (repo nhi-demo/app, refs/heads/main)");
         }
 
@@ -228,7 +227,7 @@ public sealed class WorkflowDemoRunner(
             }),
         };
         done.Headers.Add("Nhi-Run-Ticket", ticket);
-        using HttpResponseMessage reported = await http.SendAsync(done, cancellationToken);
+        using HttpResponseMessage reported = await https.SendAsync(done, cancellationToken);
         output.WriteLine($"    step {step}: reported done, HTTP {(int)reported.StatusCode}");
     }
 
