@@ -134,7 +134,25 @@ def ensure_role(iam, role_name, trusted_user_arn, policy_name, actions):
             iam.delete_role_policy(RoleName=role_name, PolicyName=name)
             print(f"seed.py: deleted inline policy {name} of role {role_name}", file=sys.stderr)
 
-    return iam.get_role(RoleName=role_name)["Role"]
+    role = iam.get_role(RoleName=role_name)["Role"]
+
+    # radosgw 16.2 lets a session of this role call sts:AssumeRole on it again, as the trusted user, and it
+    # applies neither the session policy nor the role's policies to that call. A handed-out credential could
+    # then start a session without the grant's scope, which the grant's revocation does not reach. Denying
+    # the role's own sessions (aws:userid "<role id>:<session>") in the trust policy stops that chain.
+    iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=compact_json({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": [trusted_user_arn]}, "Action": ["sts:AssumeRole"]},
+            {
+                "Effect": "Deny",
+                "Principal": {"AWS": [trusted_user_arn]},
+                "Action": ["sts:AssumeRole"],
+                "Condition": {"StringLike": {"aws:userid": [role["RoleId"] + ":*"]}},
+            },
+        ],
+    }))
+    return role
 
 
 def ensure_bucket(s3, bucket):

@@ -20,6 +20,45 @@ public sealed class StsGrantBrokerTests(ITestOutputHelper output) : IDisposable
     private StsGrantBroker Broker => _stack.Get<StsGrantBroker>();
 
     [Fact]
+    public async Task Lease_CannotAssumeTheRoleAgain()
+    {
+        // A session that could assume the role again would get a session without the grant's scope, which the
+        // grant's revocation would not reach.
+        string bucket = await _stack.CreateBucketAsync();
+        try
+        {
+            GrantRequest grant = _stack.NewGrant(Scope.Create("aws", _stack.BucketArn(bucket), ["s3:GetObject", "s3:ListBucket"]));
+            Lease<AwsSessionCredential> lease = await Broker.IssueAsync(grant, CancellationToken.None);
+            try
+            {
+                using var sts = new Amazon.SecurityToken.AmazonSecurityTokenServiceClient(
+                    new SessionAWSCredentials(lease.Credential.AccessKeyId, lease.Credential.SecretAccessKey, lease.Credential.SessionToken),
+                    new Amazon.SecurityToken.AmazonSecurityTokenServiceConfig
+                    {
+                        ServiceURL = _stack.Options.ResolveStsEndpoint().ToString(),
+                        AuthenticationRegion = _stack.Options.Region,
+                        IgnoreConfiguredEndpointUrls = true,
+                    });
+
+                await Assert.ThrowsAnyAsync<AmazonServiceException>(() => sts.AssumeRoleAsync(new Amazon.SecurityToken.Model.AssumeRoleRequest
+                {
+                    RoleArn = _stack.Options.RoleArn,
+                    RoleSessionName = "nhi-chain-probe",
+                    DurationSeconds = 900,
+                }));
+            }
+            finally
+            {
+                await Broker.RevokeAsync(grant, CancellationToken.None);
+            }
+        }
+        finally
+        {
+            await _stack.DeleteBucketAsync(bucket);
+        }
+    }
+
+    [Fact]
     public async Task Lease_IsDeniedOnAnotherBucket()
     {
         string bucket = await _stack.CreateBucketAsync();
