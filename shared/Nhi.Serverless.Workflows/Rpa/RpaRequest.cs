@@ -34,7 +34,7 @@ public sealed partial record RpaRequest(string Batch, IReadOnlyList<int> Invoice
 
         if (!request.Parameters.TryGetValue("batch", out string? batch) || !BatchName().IsMatch(batch))
         {
-            throw new InvalidWorkflowRequestException("parameters.batch", batch is null ? BatchExpected : $"{BatchExpected}, not {Shown(batch)}");
+            throw new InvalidWorkflowRequestException("parameters.batch", BatchExpected);
         }
 
         if (!request.Parameters.TryGetValue("invoices", out string? invoices) || invoices.Trim().Length == 0)
@@ -45,7 +45,7 @@ public sealed partial record RpaRequest(string Batch, IReadOnlyList<int> Invoice
         string mode = request.Parameters.GetValueOrDefault("mode") ?? RpaModes.Bot;
         if (mode is not (RpaModes.Bot or RpaModes.CheckOnly))
         {
-            throw new InvalidWorkflowRequestException("parameters.mode", $"\"{RpaModes.Bot}\" (the default) or \"{RpaModes.CheckOnly}\", not {Shown(mode)}");
+            throw new InvalidWorkflowRequestException("parameters.mode", $"\"{RpaModes.Bot}\" (the default) or \"{RpaModes.CheckOnly}\"");
         }
 
         return new RpaRequest(batch, ParseInvoiceIds(invoices), mode);
@@ -60,14 +60,14 @@ public sealed partial record RpaRequest(string Batch, IReadOnlyList<int> Invoice
         }
 
         var ids = new List<int>(items.Length);
-        foreach (string raw in items)
+        for (int position = 0; position < items.Length; position++)
         {
-            string item = raw.Trim();
+            string item = items[position].Trim();
             if (!Digits().IsMatch(item)
                 || !int.TryParse(item, NumberStyles.None, CultureInfo.InvariantCulture, out int id)
                 || id < 1)
             {
-                throw new InvalidWorkflowRequestException("parameters.invoices", $"{InvoicesExpected}; {Shown(item)} is not");
+                throw new InvalidWorkflowRequestException("parameters.invoices", string.Create(CultureInfo.InvariantCulture, $"{InvoicesExpected}; item {position + 1} of the list is not"));
             }
 
             if (ids.Contains(id))
@@ -82,7 +82,6 @@ public sealed partial record RpaRequest(string Batch, IReadOnlyList<int> Invoice
     }
 
     // Echoes at most 40 characters of a rejected value, so a huge parameter does not flood the audit record.
-    private static string Shown(string value) => value.Length <= 40 ? $"\"{value}\"" : $"\"{value[..40]}...\"";
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
     private static partial Regex BatchName();

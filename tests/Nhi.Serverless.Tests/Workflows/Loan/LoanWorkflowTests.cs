@@ -170,7 +170,7 @@ public sealed class LoanWorkflowTests : IAsyncLifetime
         Assert.Equal(WorkflowOutcomes.Rejected, result.Outcome);
         string reason = Assert.Single(result.Reasons);
         Assert.Contains("parameters.amount", reason, StringComparison.Ordinal);
-        Assert.Contains("\"12,000\"", reason, StringComparison.Ordinal);
+        Assert.DoesNotContain("12,000", reason, StringComparison.Ordinal);
         Assert.Empty(result.Steps);
         Assert.Empty(host.IssuedSecrets);
         Assert.Empty(_partners.Requests);

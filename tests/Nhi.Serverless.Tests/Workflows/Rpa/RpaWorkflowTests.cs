@@ -159,7 +159,7 @@ public sealed class RpaWorkflowTests
         Assert.Equal(WorkflowOutcomes.Rejected, result.Outcome);
         string reason = Assert.Single(result.Reasons);
         Assert.Contains("parameters.invoices", reason, StringComparison.Ordinal);
-        Assert.Contains("\"abc\"", reason, StringComparison.Ordinal);
+        Assert.DoesNotContain("abc", reason, StringComparison.Ordinal);
         Assert.Empty(result.Steps);
         Assert.Empty(host.IssuedSecrets);
     }
