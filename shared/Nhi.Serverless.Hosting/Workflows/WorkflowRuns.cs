@@ -61,7 +61,7 @@ public sealed partial class WorkflowRuns(IEnumerable<IWorkflow> workflows, TimeP
         OrchestrationMetadata? existing = await client.GetInstanceAsync(id, getInputsAndOutputs: true, cancellationToken);
         if (existing is not null)
         {
-            // A repeated start is the same run only when it asks for the same thing.
+            // A repeated start is the same run only when it requests the same workflow with the same parameters.
             WorkflowRequest? earlier = existing.Name == RunWorkflowOrchestrator.Name ? existing.ReadInputAs<WorkflowRequest>() : null;
             if (earlier is null || earlier.Workflow != workflow || !SameParameters(earlier.Parameters, parameters))
             {

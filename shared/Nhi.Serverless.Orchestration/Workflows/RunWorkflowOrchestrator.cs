@@ -13,7 +13,7 @@ namespace Nhi.Serverless.Orchestration.Workflows;
 /// One business workflow run: plan, then each stage's steps at once, each under fresh grants that are revoked when the
 /// step ends, then the decision and the signed audit records. A managed step runs inside one activity. A brokered step
 /// waits for its caller to claim the credentials and report done. Its grants are revoked on done, on cancel, or when
-/// the step's window closes, whichever comes first. History holds ids, scopes and times, never a secret.
+/// the step's window closes, whichever comes first. History contains ids, scopes and times, never a secret.
 /// </summary>
 public sealed class RunWorkflowOrchestrator : TaskOrchestrator<WorkflowRequest, WorkflowResult>
 {

@@ -10,8 +10,8 @@ using Npgsql;
 namespace Nhi.Serverless.Tests.Workflows;
 
 /// <summary>
-/// The sweeper on grants of the workflow brokers that a dead host left open: a PostgreSQL role handed to a caller whose
-/// run ended, found in the ledger by a host that never held the lease, and revoked through the broker registry.
+/// The sweeper on grants of the workflow brokers that a dead host left open. A PostgreSQL role handed to a caller whose
+/// run ended is found in the ledger by a host that never held the lease, and revoked through the broker registry.
 /// </summary>
 public sealed class WorkflowGrantSweepTests : IAsyncLifetime
 {
