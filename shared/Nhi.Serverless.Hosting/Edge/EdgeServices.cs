@@ -63,6 +63,7 @@ public static class EdgeServices
             provider.GetRequiredService<TimeProvider>(),
             provider.GetRequiredService<Microsoft.Extensions.Logging.ILogger<CallbackDispatcher>>()));
         services.AddHostedService<CallbackDispatcherService>();
+        services.AddHostedService<UnsignedLoopbackWarning>();
         return services;
     }
 

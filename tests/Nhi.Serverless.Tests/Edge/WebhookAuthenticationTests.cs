@@ -135,6 +135,22 @@ public sealed class WebhookAuthenticationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task UnsignedLoopback_WarnsAtStart()
+    {
+        NhiTestHost open = await NhiTestHost.StartAsync(settings: new Dictionary<string, string?> { ["Edge:AllowUnsignedLoopback"] = "true" });
+        await using (open)
+        {
+            Assert.Contains(open.Logs.Lines, line => line.Contains("Edge:AllowUnsignedLoopback is on", StringComparison.Ordinal));
+        }
+
+        NhiTestHost closed = await NhiTestHost.StartAsync(settings: new Dictionary<string, string?> { ["Edge:AllowUnsignedLoopback"] = "false" });
+        await using (closed)
+        {
+            Assert.DoesNotContain(closed.Logs.Lines, line => line.Contains("Edge:AllowUnsignedLoopback is on", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
     public async Task FunctionsCallerNeedsNoSecret()
     {
         NhiTestHost host = await NhiTestHost.StartAsync(settings: new Dictionary<string, string?> { ["Edge:AllowUnsignedLoopback"] = "false" });
