@@ -21,18 +21,18 @@ public sealed class PartnerApiClient(HttpClient http, WorkflowOptions options)
     /// <param name="method">GET or POST.</param>
     /// <param name="path">The path under the partner base address, such as "credit-bureau/v1/scores/1".</param>
     /// <param name="body">The JSON body of a POST; null for GET.</param>
-    /// <exception cref="WorkflowStepException">The partner answered with an error status or no JSON.</exception>
+    /// <exception cref="WorkflowStepException">The partner returned an error status or no JSON.</exception>
     public async Task<JsonNode> SendAsync(
         WorkflowStepContext context, string grantName, string action, HttpMethod method, string path, JsonNode? body, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(context);
-        (HttpStatusCode? status, JsonNode? answer) = await CallAsync(context, grantName, action, method, path, body, ApiCallPurposes.Step, cancellationToken);
-        if (status is not { } code || (int)code >= 300 || answer is null)
+        (HttpStatusCode? status, JsonNode? response) = await CallAsync(context, grantName, action, method, path, body, ApiCallPurposes.Step, cancellationToken);
+        if (status is not { } code || (int)code >= 300 || response is null)
         {
             throw new WorkflowStepException(context.Step.Name, $"{action} on {path} returned {(status is null ? "nothing" : ((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture))}");
         }
 
-        return answer;
+        return response;
     }
 
     /// <summary>
@@ -48,7 +48,7 @@ public sealed class PartnerApiClient(HttpClient http, WorkflowOptions options)
         context.Record(grantName, new ScopeProbe(
             PathUri(path).AbsoluteUri,
             denied,
-            $"{action} on {path} with the token of grant '{grantName}' answered {(status is null ? "nothing" : ((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture))}"));
+            $"{action} on {path} with the token of grant '{grantName}' returned {(status is null ? "nothing" : ((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture))}"));
         return denied;
     }
 

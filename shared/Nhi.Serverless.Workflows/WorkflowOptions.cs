@@ -23,7 +23,7 @@ public sealed class WorkflowOptions
     /// <summary>The Blob container with the claim documents.</summary>
     public string ClaimsContainer { get; set; } = "claims-documents";
 
-    /// <summary>The Blob container that holds patient records.</summary>
+    /// <summary>The Blob container with the patient records.</summary>
     public string PatientRecordsContainer { get; set; } = "patient-records";
 
     /// <summary>

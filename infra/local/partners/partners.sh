@@ -40,7 +40,7 @@ partners_write_client_file() {
     mv "$PARTNER_CLIENT_FILE.tmp" "$PARTNER_CLIENT_FILE"
 }
 
-# Start the partner APIs in their own session with a pid file, unless they are running. They answer 503 while the
+# Start the partner APIs in their own session with a pid file, unless they are running. They return 503 while the
 # authorization server is down.
 partners_start() {
     partners_write_client_file

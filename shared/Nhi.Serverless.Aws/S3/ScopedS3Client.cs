@@ -148,7 +148,7 @@ public sealed class ScopedS3Client : IDisposable
             "s3:GetBucketPublicAccessBlock" => () => _publicAccessBlocks.ReadAsync(bucket, cancellationToken),
             "s3:ListBucket" => () => _s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, MaxKeys = 1 }, cancellationToken),
 
-            // A HEAD on a key that does not exist answers 404 while GetObject is allowed and 403 once it is denied.
+            // A HEAD on a key that does not exist returns 404 while GetObject is allowed and 403 once it is denied.
             "s3:GetObject" => () => _s3.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = bucket, Key = ProbeObjectKey }, cancellationToken),
             _ => throw new ArgumentException(
                 $"Action '{action}' cannot be used as a probe; expected s3:GetBucketAcl, s3:GetBucketPolicy, s3:GetBucketPublicAccessBlock, s3:ListBucket or s3:GetObject.",
@@ -178,7 +178,7 @@ public sealed class ScopedS3Client : IDisposable
         }
     }
 
-    /// <summary>The key that an s3:GetObject probe asks for; no object is expected to have it.</summary>
+    /// <summary>The key that an s3:GetObject probe requests. No object is expected to have it.</summary>
     internal const string ProbeObjectKey = "nhi-revocation-probe/absent";
 
     public void Dispose()

@@ -67,7 +67,7 @@ public sealed class RunCancellations(TimeProvider time, ILogger<RunCancellations
         }
 
         // Only remediation runs are cancelled here. A business workflow run is cancelled with its ticket, which this
-        // path does not check, so it answers as for an unknown run.
+        // path does not check, so it returns the result for an unknown run.
         OrchestrationMetadata? run = await client.GetInstanceAsync(runId, getInputsAndOutputs: false, cancellationToken);
         if (run is null || !RemediationOrchestrators.All.Contains(run.Name, StringComparer.Ordinal))
         {

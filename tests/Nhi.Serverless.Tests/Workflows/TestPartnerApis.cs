@@ -177,7 +177,7 @@ public sealed partial class TestPartnerApis : IAsyncDisposable
         return aud.ValueKind == JsonValueKind.Array ? aud.EnumerateArray().Select(item => item.GetString()).ToArray() : [aud.GetString()];
     }
 
-    // Returns the problem to answer, or null and the body when the body is a JSON object.
+    // Returns the problem to return, or null and the body when the body is a JSON object.
     private static async Task<(IResult? Problem, JsonNode? Body)> ReadBodyAsync(HttpContext context)
     {
         if (context.Request.ContentType?.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) != true)

@@ -147,7 +147,7 @@ public sealed class WorkflowFrameworkTests : IAsyncLifetime
             catch (RequestFailedException failure)
             {
                 context.Record("documents", new ApiCall("blob:GetBlob", blob, ApiCallPurposes.Step, at, failure.Status, ApiCallOutcomes.Error, failure.ErrorCode, 0));
-                throw new WorkflowStepException(context.Step.Name, $"reading {blob} answered {failure.Status}");
+                throw new WorkflowStepException(context.Step.Name, $"reading {blob} returned {failure.Status}");
             }
 
             context.Record("documents", new ApiCall("blob:GetBlob", blob, ApiCallPurposes.Step, at, 200, ApiCallOutcomes.Allowed, null, 0));
@@ -163,7 +163,7 @@ public sealed class WorkflowFrameworkTests : IAsyncLifetime
                 status = failure.Status;
             }
 
-            context.Record("documents", new ScopeProbe(bystander, status == 403, $"GetBlob on {bystander}/secret.json with the grant's SAS answered {status}"));
+            context.Record("documents", new ScopeProbe(bystander, status == 403, $"GetBlob on {bystander}/secret.json with the grant's SAS returned {status}"));
             JsonNode output = JsonNode.Parse(content.ToString())!;
             return new StepOutcome(WorkflowJson.ToElement(output), new Verification(true, ["document read"]));
         }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Amazon.S3.Model;
+using Microsoft.Extensions.DependencyInjection;
 using Nhi.Serverless.Audit;
 using Nhi.Serverless.Aws.Iam;
 using Nhi.Serverless.Aws.Sts;
@@ -152,6 +153,12 @@ public sealed class HealthcareWorkflowTests(ITestOutputHelper output) : IAsyncLi
             lastIssued < firstRevoked,
             $"patient-records held its grant {records.Issued:O} to {records.Revoked:O}, billing {billing.Issued:O} to {billing.Revoked:O}; they do not overlap");
         Assert.True(insurance.Issued > lastRevoked, $"the insurance grant was issued at {insurance.Issued:O}, before stage 1 ended at {lastRevoked:O}");
+
+        // Independent of thread scheduling: the run requested both stage 1 grants at one orchestration time.
+        IGrantLedger ledger = host.Host.Services.GetRequiredService<IGrantLedger>();
+        GrantRecord recordsGrant = (await ledger.GetAsync(WorkflowRunAssertions.Step(result, HealthcareWorkflow.PatientRecordsStep).GrantIds[0], CancellationToken.None))!;
+        GrantRecord billingGrant = (await ledger.GetAsync(WorkflowRunAssertions.Step(result, HealthcareWorkflow.BillingStep).GrantIds[0], CancellationToken.None))!;
+        Assert.Equal(recordsGrant.RequestedAt, billingGrant.RequestedAt);
     }
 
     [Fact]
