@@ -232,8 +232,10 @@ cmd_up() {
     fi
     cmd_start
     if seed_is_current; then
-        log "seed: $ENV_FILE matches the running gateway, not reseeding"
+        log "seed: $ENV_FILE matches the running gateway, not reseeding it"
         seed_refresh_service_env
+        # Azurite keeps its data apart from the gateway, so its containers may be gone when the gateway's are not.
+        seed_azurite
     else
         seed_run
     fi
