@@ -116,8 +116,9 @@ public static class NhiServices
             ? configured
             : throw new InvalidOperationException(
                 $"Missing setting {TableAuditStoreOptions.SectionName}:ConnectionString: expected an Azure Storage connection string for the audit tables.");
-        services.AddSingleton<IRunRegistry>(_ => TableRunRegistry.FromConnectionString(
-            connectionString, configuration["Runs:TableName"] is { Length: > 0 } runsTable ? runsTable : "NhiRuns"));
+        services.AddSingleton<IRunRegistry>(sp => TableRunRegistry.FromConnectionString(
+            connectionString, configuration["Runs:TableName"] is { Length: > 0 } runsTable ? runsTable : "NhiRunRegistry",
+            sp.GetService<ILogger<TableRunRegistry>>()));
         services.AddSingleton(provider => TableAuditStore.FromConnectionString(
             connectionString, table, provider.GetService<ILogger<TableAuditStore>>()));
 

@@ -1,36 +1,47 @@
 using System.Security.Cryptography;
 using System.Text;
 using Azure.Data.Tables;
+using Microsoft.Extensions.Logging;
 using Nhi.Serverless.Intake;
 
 namespace Nhi.Serverless.Azure.Intake;
 
 /// <summary>
-/// Intake records in an Azure Storage table, partitioned by a hash of the finding id, because finding ids such as
-/// ARNs contain characters that table keys forbid, and so the records of one finding are one partition query.
+/// Intake records in an Azure Storage table. Keys: PartitionKey "journal-" and a bucket number taken from the
+/// finding id's SHA-256; RowKey that hash's first 32 hex characters, the record time and a unique suffix. Finding ids
+/// such as ARNs contain characters that table keys forbid, so they are hashed. The records of one finding are one
+/// row key range. A few shared partitions let records that arrive together go in one transaction.
 /// </summary>
-public sealed class TableIntakeJournal(TableClient table) : IIntakeJournal
+public sealed class TableIntakeJournal(TableClient table, ILogger<TableIntakeJournal>? logger = null) : IIntakeJournal
 {
-    private readonly LazyTable _table = new(table);
+    /// <summary>The number of partitions intake records are spread over.</summary>
+    public const int Buckets = 4;
 
-    public static TableIntakeJournal FromConnectionString(string connectionString, string tableName = "NhiIntakeJournal") =>
-        new(new TableServiceClient(connectionString).GetTableClient(tableName));
+    private readonly LazyTable _table = new(table);
+    private readonly GroupCommitInserter _inserter = new(table, logger);
+
+    public static TableIntakeJournal FromConnectionString(
+        string connectionString, string tableName = "NhiIntakeRecords", ILogger<TableIntakeJournal>? logger = null) =>
+        new(new TableServiceClient(connectionString).GetTableClient(tableName), logger);
 
     public async Task RecordAsync(IReadOnlyList<IntakeRecord> records, CancellationToken cancellationToken)
     {
-        if (records.Count == 0)
+        bool[] inserted = await Task.WhenAll(records.Select(record => _inserter.InsertAsync(ToEntity(record), cancellationToken)));
+        if (inserted.Contains(false))
         {
-            return;
+            // Row keys end in a new GUID, so an existing one means the keys are not what this class writes.
+            throw new InvalidOperationException($"An intake record's row key already exists in table '{_inserter.TableName}'.");
         }
-
-        TableClient client = await _table.GetAsync(cancellationToken);
-        await Task.WhenAll(records.Select(record => client.AddEntityAsync(ToEntity(record), cancellationToken)));
     }
 
     public async Task<IReadOnlyList<IntakeRecord>> ListForFindingAsync(string findingId, CancellationToken cancellationToken)
     {
         TableClient client = await _table.GetAsync(cancellationToken);
-        string filter = TableClient.CreateQueryFilter($"PartitionKey eq {PartitionOf(findingId)}");
+        string hash = HashOf(findingId);
+
+        // '.' sorts right after '-', so the range contains exactly the row keys that start with "{hash}-".
+        string filter = TableClient.CreateQueryFilter(
+            $"PartitionKey eq {PartitionOf(hash)} and RowKey gt {hash + "-"} and RowKey lt {hash + "."}");
 
         List<IntakeRecord> records = [];
         await foreach (TableEntity entity in client.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
@@ -48,8 +59,10 @@ public sealed class TableIntakeJournal(TableClient table) : IIntakeJournal
         return records;
     }
 
-    private static TableEntity ToEntity(IntakeRecord record) =>
-        new(PartitionOf(record.FindingId), $"{record.At.UtcDateTime:yyyyMMddHHmmssfffffff}-{Guid.NewGuid():N}")
+    private static TableEntity ToEntity(IntakeRecord record)
+    {
+        string hash = HashOf(record.FindingId);
+        return new TableEntity(PartitionOf(hash), $"{hash}-{record.At.UtcDateTime:yyyyMMddHHmmssfffffff}-{Guid.NewGuid():N}")
         {
             ["Source"] = record.Source,
             ["DeliveryId"] = record.DeliveryId,
@@ -59,7 +72,11 @@ public sealed class TableIntakeJournal(TableClient table) : IIntakeJournal
             ["Reason"] = record.Reason,
             ["At"] = record.At,
         };
+    }
 
-    private static string PartitionOf(string findingId) =>
-        "f-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(findingId)).AsSpan(0, 16));
+    private static string HashOf(string findingId) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(findingId)).AsSpan(0, 16));
+
+    private static string PartitionOf(string hash) =>
+        "journal-" + (Convert.ToInt32(hash[..2], 16) % Buckets);
 }

@@ -1,30 +1,51 @@
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
-using Azure;
 using Azure.Data.Tables;
+using Microsoft.Extensions.Logging;
+using Nhi.Serverless.Azure.Intake;
 using Nhi.Serverless.Runs;
 
 namespace Nhi.Serverless.Azure.Runs;
 
 /// <summary>
-/// Accepted runs in an Azure Storage table, one entity per run id (PartitionKey = run id), written by a
-/// conditional insert so two deliveries racing in different hosts still register one run.
+/// Accepted runs in an Azure Storage table, one entity per run id, written by a conditional insert so two
+/// deliveries racing in different hosts still register one run.
 /// </summary>
-/// <remarks>The entity keeps the request, which holds ids, the resource and times but no secret, so an
-/// accepted run can be started again after the orchestration store lost it.</remarks>
-public sealed class TableRunRegistry(TableClient table) : IRunRegistry
+/// <remarks>
+/// <para>Keys: PartitionKey "runs-" and a bucket number taken from the run id's SHA-256, RowKey the run id. A few
+/// shared partitions let registrations that arrive together go to the service in one transaction (group commit),
+/// which is what keeps a burst of alerts from costing one storage round trip each.</para>
+/// <para>The entity keeps the request, which contains ids, the resource and times but no secret, so an accepted run
+/// can be started again after the orchestration store lost it.</para>
+/// </remarks>
+public sealed class TableRunRegistry : IRunRegistry
 {
-    private const string RowKey = "run";
+    /// <summary>The number of partitions registrations are spread over.</summary>
+    public const int Buckets = 4;
 
-    private readonly SemaphoreSlim _createLock = new(1, 1);
-    private volatile bool _tableExists;
+    private readonly TableClient _table;
+    private readonly LazyTable _createdTable;
+    private readonly GroupCommitInserter _inserter;
 
-    public static TableRunRegistry FromConnectionString(string connectionString, string tableName = "NhiRuns") =>
-        new(new TableServiceClient(connectionString).GetTableClient(tableName));
+    public TableRunRegistry(TableClient table, ILogger<TableRunRegistry>? logger = null)
+    {
+        _table = table;
+        _createdTable = new LazyTable(table);
+        _inserter = new GroupCommitInserter(table, logger);
+    }
+
+    public static TableRunRegistry FromConnectionString(
+        string connectionString, string tableName = "NhiRunRegistry", ILogger<TableRunRegistry>? logger = null) =>
+        new(new TableServiceClient(connectionString).GetTableClient(tableName), logger);
+
+    /// <summary>Returns the partition key of a run id's entity.</summary>
+    public static string PartitionOf(string runId) =>
+        "runs-" + (SHA256.HashData(Encoding.UTF8.GetBytes(runId))[0] % Buckets);
 
     public async Task<RunRegistration> RegisterAsync(RemediationRequest request, CancellationToken cancellationToken)
     {
-        await EnsureTableAsync(cancellationToken);
-        var entity = new TableEntity(request.RunId, RowKey)
+        var entity = new TableEntity(PartitionOf(request.RunId), request.RunId)
         {
             ["FindingId"] = request.Finding.Id,
             ["Source"] = request.Source,
@@ -33,47 +54,25 @@ public sealed class TableRunRegistry(TableClient table) : IRunRegistry
             ["Request"] = JsonSerializer.Serialize(request),
         };
 
-        try
+        if (await _inserter.InsertAsync(entity, cancellationToken))
         {
-            await table.AddEntityAsync(entity, cancellationToken);
             return new RunRegistration(IsNew: true, Outcome: null);
         }
-        catch (RequestFailedException conflict) when (conflict.Status == 409)
-        {
-            TableEntity existing = (await table.GetEntityAsync<TableEntity>(request.RunId, RowKey, cancellationToken: cancellationToken)).Value;
-            return new RunRegistration(IsNew: false, Outcome: existing.GetString("Outcome"));
-        }
+
+        TableEntity existing = (await _table.GetEntityAsync<TableEntity>(entity.PartitionKey, entity.RowKey, cancellationToken: cancellationToken)).Value;
+        return new RunRegistration(IsNew: false, Outcome: existing.GetString("Outcome"));
     }
 
     public async Task MarkCompletedAsync(string runId, string outcome, DateTimeOffset completedAt, CancellationToken cancellationToken)
     {
-        await EnsureTableAsync(cancellationToken);
-        var update = new TableEntity(runId, RowKey)
+        await _createdTable.GetAsync(cancellationToken);
+        var update = new TableEntity(PartitionOf(runId), runId)
         {
             ["Outcome"] = outcome,
             ["CompletedAt"] = completedAt,
         };
 
         // A run started by a host whose registry was elsewhere has no entity yet; upsert covers it.
-        await table.UpsertEntityAsync(update, TableUpdateMode.Merge, cancellationToken);
-    }
-
-    private async Task EnsureTableAsync(CancellationToken cancellationToken)
-    {
-        if (_tableExists)
-        {
-            return;
-        }
-
-        await _createLock.WaitAsync(cancellationToken);
-        try
-        {
-            await table.CreateIfNotExistsAsync(cancellationToken);
-            _tableExists = true;
-        }
-        finally
-        {
-            _createLock.Release();
-        }
+        await _table.UpsertEntityAsync(update, TableUpdateMode.Merge, cancellationToken);
     }
 }

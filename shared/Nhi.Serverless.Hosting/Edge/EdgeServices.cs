@@ -5,6 +5,7 @@ using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Nhi.Serverless.Azure.DeadLetter;
 using Nhi.Serverless.Azure.Intake;
 using Nhi.Serverless.Findings;
@@ -47,7 +48,8 @@ public static class EdgeServices
                 "Missing setting Intake:ConnectionString (or Audit:Table:ConnectionString): expected an Azure Storage connection string for the intake journal and dead letters.");
         }
 
-        services.AddSingleton<IIntakeJournal>(_ => TableIntakeJournal.FromConnectionString(connectionString, configuration["Intake:JournalTableName"] ?? "NhiIntakeJournal"));
+        services.AddSingleton<IIntakeJournal>(provider => TableIntakeJournal.FromConnectionString(
+            connectionString, configuration["Intake:JournalTableName"] ?? "NhiIntakeRecords", provider.GetService<ILogger<TableIntakeJournal>>()));
         services.AddSingleton<IDeadLetterStore>(_ => TableDeadLetterStore.FromConnectionString(
             connectionString, configuration["Intake:DeadLetterTableName"] ?? "NhiDeadLetters", configuration["Intake:DeadLetterContainerName"] ?? "nhi-dead-letters"));
         services.AddSingleton<ICallbackSubscriptionStore>(_ => TableCallbackSubscriptionStore.FromConnectionString(

@@ -48,6 +48,8 @@ public sealed class AlertIntake(
     // de-duplication covers other processes.
     private readonly SemaphoreSlim[] _gates = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
 
+    private readonly RecentRuns _recent = new(capacity: 100_000);
+
     public Task<IntakeResult> AcceptAsync(
         DurableTaskClient client, string source, AlertParseResult parsed, CancellationToken cancellationToken) =>
         AcceptAsync(client, source, parsed, deliveryId: "", cancellationToken);
@@ -166,13 +168,24 @@ public sealed class AlertIntake(
 
     private async Task<bool> StartOnceAsync(DurableTaskClient client, RemediationRequest request, CancellationToken cancellationToken)
     {
+        if (_recent.Contains(request.RunId))
+        {
+            return false;
+        }
+
         SemaphoreSlim gate = _gates[(uint)StringComparer.Ordinal.GetHashCode(request.RunId) % (uint)_gates.Length];
         await gate.WaitAsync(cancellationToken);
         try
         {
+            if (_recent.Contains(request.RunId))
+            {
+                return false;
+            }
+
             RunRegistration registration = await registry.RegisterAsync(request, cancellationToken);
             if (registration.Outcome is not null)
             {
+                _recent.Add(request.RunId);
                 return false;
             }
 
@@ -184,6 +197,7 @@ public sealed class AlertIntake(
                 OrchestrationMetadata? existing = await client.GetInstanceAsync(request.RunId, getInputsAndOutputs: false, cancellationToken);
                 if (existing is not null)
                 {
+                    _recent.Add(request.RunId);
                     return false;
                 }
 
@@ -193,6 +207,7 @@ public sealed class AlertIntake(
 
             var options = new StartOrchestrationOptions(request.RunId).WithDedupeStatuses(EveryStatus);
             await client.ScheduleNewOrchestrationInstanceAsync(RemediationOrchestrators.Current, request, options, cancellationToken);
+            _recent.Add(request.RunId);
             logger.LogInformation(
                 "Started run {RunId} for finding {FindingId} from {Source} on {Resource}",
                 request.RunId, request.Finding.Id, request.Source, request.Finding.Resource.Id);
@@ -200,6 +215,7 @@ public sealed class AlertIntake(
         }
         catch (OrchestrationAlreadyExistsException)
         {
+            _recent.Add(request.RunId);
             return false;
         }
         finally
