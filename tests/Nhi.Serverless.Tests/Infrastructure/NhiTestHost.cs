@@ -1,6 +1,8 @@
 using System.Security.Cryptography.X509Certificates;
 using Amazon.SecurityToken;
 using Amazon.SecurityToken.Model;
+using Azure.Data.Tables;
+using Azure.Data.Tables.Models;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Configuration;
@@ -24,6 +26,11 @@ public sealed class NhiTestHost : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly string _keyDirectory;
     private HttpClient? _https;
+
+    // Tables this host made for itself alone, dropped on dispose so that test runs do not grow Azurite's
+    // data file, which Azurite rewrites whole every few seconds.
+    private IReadOnlyList<string> _ownTables = [];
+    private string? _ownTaskHub;
 
     private NhiTestHost(WebApplication app, string keyDirectory, CapturingLoggerProvider logs, List<Credentials> issued)
     {
@@ -132,7 +139,11 @@ public sealed class NhiTestHost : IAsyncDisposable
             throw;
         }
 
-        return new NhiTestHost(app, keyDirectory, logs, issued);
+        return new NhiTestHost(app, keyDirectory, logs, issued)
+        {
+            _ownTables = [configuration["Grants:RunSlotsTableName"]!],
+            _ownTaskHub = taskHub is null && backend == "AzureStorage" ? configuration["Durable:TaskHubName"] : null,
+        };
     }
 
     /// <summary>Waits until the run reaches a terminal state and returns its result; fails the test on timeout.</summary>
@@ -172,5 +183,24 @@ public sealed class NhiTestHost : IAsyncDisposable
         await _app.StopAsync();
         await _app.DisposeAsync();
         Directory.Delete(_keyDirectory, recursive: true);
+        await DropOwnTablesAsync();
+    }
+
+    private async Task DropOwnTablesAsync()
+    {
+        var tables = new TableServiceClient(LocalStack.Get("NHI_AZURE_STORAGE_CONNECTION_STRING"));
+        List<string> names = [.. _ownTables];
+        if (_ownTaskHub is { } hub)
+        {
+            await foreach (TableItem table in tables.QueryAsync(TableServiceClient.CreateQueryFilter($"TableName ge {hub} and TableName lt {hub + "~"}")))
+            {
+                names.Add(table.Name);
+            }
+        }
+
+        foreach (string name in names)
+        {
+            await tables.DeleteTableAsync(name);
+        }
     }
 }
