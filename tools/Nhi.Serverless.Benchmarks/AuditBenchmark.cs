@@ -13,7 +13,13 @@ namespace Nhi.Serverless.Benchmarks;
 /// Then measures how fast an export of synthetic signed records with hourly checkpoints verifies
 /// offline, through the same code as "nhi audit verify".
 /// </summary>
-public sealed class AuditBenchmark(int recordCount, int appendRuns, bool skipAppend, bool allSignatures, bool reuseExport, DirectoryInfo workDirectory, FileInfo output)
+/// <remarks>
+/// Appends go to an Azurite that the benchmark starts empty (<see cref="LocalAzurite"/>) unless
+/// <c>--shared-azurite</c> selects the one in NHI_AZURE_STORAGE_CONNECTION_STRING, whose stored data
+/// slows it down.
+/// </remarks>
+public sealed class AuditBenchmark(
+    int recordCount, int appendRuns, bool skipAppend, bool allSignatures, bool reuseExport, DirectoryInfo workDirectory, FileInfo output, AzuriteChoice azurite)
 {
     private static readonly DateTimeOffset SyntheticStart = new(2031, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private static readonly TimeSpan Window = TimeSpan.FromHours(1);
@@ -30,10 +36,12 @@ public sealed class AuditBenchmark(int recordCount, int appendRuns, bool skipApp
         var output = new Option<FileInfo>("--output") { Description = "Markdown results page to write.", DefaultValueFactory = _ => new FileInfo("docs/benchmarks/audit.md") };
         var verifyOnly = new Option<DirectoryInfo?>("--verify-only") { Description = "Internal: verify this export folder, print seconds and peak memory, and exit.", Hidden = true };
         var verifyAll = new Option<bool>("--verify-all-signatures") { Description = "Internal: with --verify-only, check every signature.", Hidden = true };
+        var azuriteBinary = new Option<string?>("--azurite") { Description = $"The Azurite binary to start for the appends; by default {LocalAzurite.RelativeBinaryPath} below the current folder or a parent." };
+        var sharedAzurite = new Option<bool>("--shared-azurite") { Description = "Append to the Azurite in NHI_AZURE_STORAGE_CONNECTION_STRING instead of starting an empty one." };
 
         var command = new Command("audit", "Audit table append rate on Azurite and offline verification rate of a checkpointed export.")
         {
-            records, appendRuns, skipAppend, allSignatures, reuseExport, workDirectory, output, verifyOnly, verifyAll,
+            records, appendRuns, skipAppend, allSignatures, reuseExport, workDirectory, output, verifyOnly, verifyAll, azuriteBinary, sharedAzurite,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -43,7 +51,8 @@ public sealed class AuditBenchmark(int recordCount, int appendRuns, bool skipApp
             }
 
             var benchmark = new AuditBenchmark(
-                parse.GetValue(records), parse.GetValue(appendRuns), parse.GetValue(skipAppend), parse.GetValue(allSignatures), parse.GetValue(reuseExport), parse.GetValue(workDirectory)!, parse.GetValue(output)!);
+                parse.GetValue(records), parse.GetValue(appendRuns), parse.GetValue(skipAppend), parse.GetValue(allSignatures), parse.GetValue(reuseExport), parse.GetValue(workDirectory)!, parse.GetValue(output)!,
+                new AzuriteChoice(parse.GetValue(sharedAzurite), parse.GetValue(azuriteBinary)));
             return await benchmark.RunAsync(cancellationToken);
         });
         return command;
@@ -55,7 +64,7 @@ public sealed class AuditBenchmark(int recordCount, int appendRuns, bool skipApp
         using LocalKeyFileSigner signer = LocalKeyFileSigner.LoadOrCreate(Path.Combine(keyDirectory, "signing.pem"));
         try
         {
-            List<AppendResult> appends = skipAppend ? [] : await MeasureAppendsAsync(signer, cancellationToken);
+            AppendMeasurement? appends = skipAppend ? null : await MeasureAppendsAsync(signer, cancellationToken);
             GenerationResult generation = GenerateExport(signer, cancellationToken);
             VerifyResult verify = VerifyInChildProcess(allSignatures: false);
             VerifyResult? verifyAll = allSignatures ? VerifyInChildProcess(allSignatures: true) : null;
@@ -70,30 +79,56 @@ public sealed class AuditBenchmark(int recordCount, int appendRuns, bool skipApp
         }
     }
 
-    private async Task<List<AppendResult>> MeasureAppendsAsync(IAuditSigner signer, CancellationToken cancellationToken)
+    /// <summary>Times each append mode on the Azurite that <see cref="AzuriteChoice"/> selects.</summary>
+    private async Task<AppendMeasurement> MeasureAppendsAsync(IAuditSigner signer, CancellationToken cancellationToken)
     {
-        var tables = new TableServiceClient(StackSettings.Get("NHI_AZURE_STORAGE_CONNECTION_STRING"));
+        if (azurite.Shared)
+        {
+            Console.WriteLine("azurite: using the shared Azurite in NHI_AZURE_STORAGE_CONNECTION_STRING");
+            List<AppendResult> shared = await MeasureAppendsAsync(StackSettings.Get("NHI_AZURE_STORAGE_CONNECTION_STRING"), signer, cancellationToken);
+            return new AppendMeasurement("the shared Azurite in `NHI_AZURE_STORAGE_CONNECTION_STRING`, with whatever data it had stored before", shared);
+        }
+
+        string binary = azurite.Binary ?? LocalAzurite.FindBinary()
+            ?? throw new InvalidOperationException(
+                $"No Azurite found at {LocalAzurite.RelativeBinaryPath} below {Environment.CurrentDirectory} or its parents. Run `infra/local/stack.sh install`, pass --azurite PATH, or pass --shared-azurite.");
+        Console.WriteLine($"azurite: starting {binary} with an empty data folder");
+        await using LocalAzurite local = await LocalAzurite.StartAsync(binary, cancellationToken);
+        Console.WriteLine($"azurite: {local.Version} ready, Table service on 127.0.0.1:{local.TablePort}");
+        List<AppendResult> results = await MeasureAppendsAsync(local.ConnectionString, signer, cancellationToken);
+        return new AppendMeasurement($"an Azurite {local.Version} process that the benchmark started with an empty data folder (`--location` in a new temporary folder) and stopped afterwards", results);
+    }
+
+    private async Task<List<AppendResult>> MeasureAppendsAsync(string connectionString, IAuditSigner signer, CancellationToken cancellationToken)
+    {
+        var tables = new TableServiceClient(connectionString);
         string suffix = Guid.NewGuid().ToString("N")[..10];
         var options = new TableAuditStoreOptions { RecordsTableName = "AuditRecBench" + suffix, IndexTableName = "AuditIdxBench" + suffix };
         var store = new TableAuditStore(tables, options);
+        var counter = new EntityCounter(tables.GetTableClient(options.RecordsTableName), tables.GetTableClient(options.IndexTableName));
         int runNumber = 0;
         List<IReadOnlyList<SignedAuditRecord>> NextRuns(int count) =>
             Enumerable.Range(0, count).Select(_ => AuditSyntheticRuns.Seal(runNumber++, DateTimeOffset.UtcNow.AddMinutes(-5).AddMilliseconds(runNumber * 3), signer)).ToList();
+        IEnumerable<IReadOnlyList<SignedAuditRecord>> OneRecordPerCall() =>
+            NextRuns(appendRuns).SelectMany(run => run).Select(record => (IReadOnlyList<SignedAuditRecord>)[record]);
+        IEnumerable<IReadOnlyList<SignedAuditRecord>> TenRunsPerCall() =>
+            NextRuns(appendRuns).Chunk(10).Select(chunk => (IReadOnlyList<SignedAuditRecord>)chunk.SelectMany(run => run).ToList());
 
         try
         {
             Console.WriteLine("append: warming up");
             await store.AppendAsync(NextRuns(1)[0], cancellationToken);
+            await counter.CountNewAsync(cancellationToken);
 
-            var results = new List<AppendResult>
-            {
-                await TimeAppendsAsync("one record per call", 1, NextRuns(appendRuns).SelectMany(run => run).Select(record => (IReadOnlyList<SignedAuditRecord>)[record]), store, cancellationToken),
-                await TimeAppendsAsync("one record per call", 8, NextRuns(appendRuns).SelectMany(run => run).Select(record => (IReadOnlyList<SignedAuditRecord>)[record]), store, cancellationToken),
-                await TimeAppendsAsync("one run (12 records) per call", 1, NextRuns(appendRuns), store, cancellationToken),
-                await TimeAppendsAsync("one run (12 records) per call", 8, NextRuns(appendRuns), store, cancellationToken),
-                await TimeAppendsAsync("10 runs (120 records) per call", 4, NextRuns(appendRuns).Chunk(10).Select(chunk => (IReadOnlyList<SignedAuditRecord>)chunk.SelectMany(run => run).ToList()), store, cancellationToken),
-            };
-            return results;
+            return
+            [
+                await TimeAppendsAsync("one record per call", 1, OneRecordPerCall(), store, counter, cancellationToken),
+                await TimeAppendsAsync("one record per call", 8, OneRecordPerCall(), store, counter, cancellationToken),
+                await TimeAppendsAsync("one run (12 records) per call", 1, NextRuns(appendRuns), store, counter, cancellationToken),
+                await TimeAppendsAsync("one run (12 records) per call", 8, NextRuns(appendRuns), store, counter, cancellationToken),
+                await TimeAppendsAsync("one run (12 records) per call", 16, NextRuns(appendRuns), store, counter, cancellationToken),
+                await TimeAppendsAsync("10 runs (120 records) per call", 4, TenRunsPerCall(), store, counter, cancellationToken),
+            ];
         }
         finally
         {
@@ -103,18 +138,29 @@ public sealed class AuditBenchmark(int recordCount, int appendRuns, bool skipApp
     }
 
     private static async Task<AppendResult> TimeAppendsAsync(
-        string mode, int inFlight, IEnumerable<IReadOnlyList<SignedAuditRecord>> calls, TableAuditStore store, CancellationToken cancellationToken)
+        string mode, int inFlight, IEnumerable<IReadOnlyList<SignedAuditRecord>> calls, TableAuditStore store, EntityCounter counter, CancellationToken cancellationToken)
     {
         List<IReadOnlyList<SignedAuditRecord>> batches = calls.ToList();
         int records = batches.Sum(batch => batch.Count);
+        Console.WriteLine($"append: {mode}, {inFlight} in flight: {batches.Count} calls, {records} records");
         double loadBefore = LoadAverage();
+        int completed = 0;
         var stopwatch = Stopwatch.StartNew();
-        await Parallel.ForEachAsync(batches, new ParallelOptions { MaxDegreeOfParallelism = inFlight, CancellationToken = cancellationToken },
-            async (batch, token) => await store.AppendAsync(batch, token));
-        stopwatch.Stop();
+        using (var progress = new ProgressPrinter(() => $"append: {mode}, {inFlight} in flight: {Volatile.Read(ref completed)} of {batches.Count} calls after {stopwatch.Elapsed.TotalSeconds:F0} s"))
+        {
+            await Parallel.ForEachAsync(batches, new ParallelOptions { MaxDegreeOfParallelism = inFlight, CancellationToken = cancellationToken },
+                async (batch, token) =>
+                {
+                    await store.AppendAsync(batch, token);
+                    Interlocked.Increment(ref completed);
+                });
+            stopwatch.Stop();
+        }
 
-        var result = new AppendResult(mode, inFlight, records, batches.Count, stopwatch.Elapsed, Math.Max(loadBefore, LoadAverage()));
-        Console.WriteLine($"append: {mode}, {inFlight} in flight: {records} records in {result.Elapsed.TotalSeconds:F1} s = {result.RecordsPerSecond:F0} records/s");
+        double loadAverage = Math.Max(loadBefore, LoadAverage());
+        long entities = await counter.CountNewAsync(cancellationToken);
+        var result = new AppendResult(mode, inFlight, records, batches.Count, stopwatch.Elapsed, loadAverage, (double)entities / records);
+        Console.WriteLine($"append: {mode}, {inFlight} in flight: {records} records in {result.Elapsed.TotalSeconds:F1} s = {result.RecordsPerSecond:F0} records/s, {result.EntitiesPerRecord:F2} entities per record");
         return result;
     }
 
@@ -262,41 +308,20 @@ public sealed class AuditBenchmark(int recordCount, int appendRuns, bool skipApp
         return line is null ? Process.GetCurrentProcess().PeakWorkingSet64 / 1024 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
     }
 
-    private async Task WriteReportAsync(List<AppendResult> appends, GenerationResult generation, VerifyResult verify, VerifyResult? verifyAll, CancellationToken cancellationToken)
+    private async Task WriteReportAsync(AppendMeasurement? appends, GenerationResult generation, VerifyResult verify, VerifyResult? verifyAll, CancellationToken cancellationToken)
     {
         var page = new StringBuilder();
         page.AppendLine("# Audit trail benchmark");
         page.AppendLine();
         page.AppendLine(CultureInfo.InvariantCulture, $"Measured {DateTimeOffset.UtcNow:yyyy-MM-dd} on {Machine()}.");
         page.AppendLine();
-        page.AppendLine(CultureInfo.InvariantCulture, $"Command: `tools/Nhi.Serverless.Benchmarks/run.sh audit{Arguments()}` (it starts the local stack for Azurite; no local host is needed).");
-        page.AppendLine("The same numbers come from `dotnet <benchmarks dll> audit --output docs/benchmarks/audit.md` with `NHI_AZURE_STORAGE_CONNECTION_STRING` set.");
+        page.AppendLine(CultureInfo.InvariantCulture, $"Command: `tools/Nhi.Serverless.Benchmarks/run.sh audit{Arguments()}` (no local stack or host is needed).");
+        page.AppendLine("The same numbers come from `dotnet <benchmarks dll> audit --output docs/benchmarks/audit.md` run from the repository root.");
         page.AppendLine();
 
         page.AppendLine("## Appending to the audit table (Azurite)");
         page.AppendLine();
-        if (appends.Count == 0)
-        {
-            page.AppendLine("Not measured in this run (`--skip-append`).");
-        }
-        else
-        {
-            page.AppendLine("Each record is one entity in the records table plus one index entity per run, resource, finding and grant (4 here), written with conditional inserts in entity group transactions of up to 100 entities per partition. Records are run records of about 1.7 KB built by `AuditRecordFactory` and signed ES256. Goal: at least 2,000 records/s.");
-            page.AppendLine();
-            page.AppendLine("| Mode | Calls in flight | Records | Calls | Seconds | Records/s | Load average |");
-            page.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
-            foreach (AppendResult append in appends)
-            {
-                page.AppendLine(CultureInfo.InvariantCulture, $"| {append.Mode} | {append.InFlight} | {append.Records} | {append.Calls} | {append.Elapsed.TotalSeconds:F1} | {append.RecordsPerSecond:F0} | {append.LoadAverage:F1} |");
-            }
-
-            AppendResult best = appends.MaxBy(append => append.RecordsPerSecond)!;
-            page.AppendLine();
-            page.AppendLine(best.RecordsPerSecond >= 2000
-                ? $"The goal is met by {best.Mode} with {best.InFlight} in flight ({best.RecordsPerSecond:F0} records/s)."
-                : $"The goal is not met: the fastest mode, {best.Mode} with {best.InFlight} in flight, reached {best.RecordsPerSecond:F0} records/s. Azurite is one Node.js process, shared here with other processes, and every record costs five entities.");
-        }
-
+        WriteAppendSection(page, appends);
         page.AppendLine();
         page.AppendLine("## Verifying an export offline");
         page.AppendLine();
@@ -324,6 +349,31 @@ public sealed class AuditBenchmark(int recordCount, int appendRuns, bool skipApp
         await File.WriteAllTextAsync(output.FullName, page.ToString(), cancellationToken);
     }
 
+    private static void WriteAppendSection(StringBuilder page, AppendMeasurement? appends)
+    {
+        if (appends is null)
+        {
+            page.AppendLine("Not measured in this run (`--skip-append`).");
+            return;
+        }
+
+        page.AppendLine(CultureInfo.InvariantCulture, $"The appends went to {appends.Azurite}.");
+        page.AppendLine("Each record is one entity in the records table. Each call adds one index entity per run, resource, finding and grant of its records, listing their ids, so a run of 12 records appended in one call costs 4 index entities. Records go in with conditional inserts in entity group transactions of up to 100 entities per partition, and a lone index entity goes in with a plain insert. The entities per record column counts what the tables gained in each mode. Records are run records of about 1.7 KB built by `AuditRecordFactory` and signed ES256. Goal: at least 2,000 records/s.");
+        page.AppendLine();
+        page.AppendLine("| Mode | Calls in flight | Records | Calls | Seconds | Records/s | Entities per record | Load average |");
+        page.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (AppendResult append in appends.Results)
+        {
+            page.AppendLine(CultureInfo.InvariantCulture, $"| {append.Mode} | {append.InFlight} | {append.Records} | {append.Calls} | {append.Elapsed.TotalSeconds:F1} | {append.RecordsPerSecond:F0} | {append.EntitiesPerRecord:F2} | {append.LoadAverage:F1} |");
+        }
+
+        AppendResult best = appends.Results.MaxBy(append => append.RecordsPerSecond)!;
+        page.AppendLine();
+        page.AppendLine(best.RecordsPerSecond >= 2000
+            ? $"The goal is met by {best.Mode} with {best.InFlight} in flight ({best.RecordsPerSecond:F0} records/s)."
+            : $"The goal is not met: the fastest mode, {best.Mode} with {best.InFlight} in flight, reached {best.RecordsPerSecond:F0} records/s. Azurite is one Node.js process, and its cost is mostly per entity.");
+    }
+
     /// <summary>The options this run was given, as they would be written after "run.sh audit".</summary>
     private string Arguments()
     {
@@ -338,7 +388,8 @@ public sealed class AuditBenchmark(int recordCount, int appendRuns, bool skipApp
             arguments.Append(CultureInfo.InvariantCulture, $" --append-runs {appendRuns}");
         }
 
-        arguments.Append(skipAppend ? " --skip-append" : "").Append(allSignatures ? " --all-signatures" : "").Append(reuseExport ? " --reuse-export" : "");
+        arguments.Append(skipAppend ? " --skip-append" : "").Append(allSignatures ? " --all-signatures" : "").Append(reuseExport ? " --reuse-export" : "")
+            .Append(azurite.Shared ? " --shared-azurite" : "");
         return arguments.ToString();
     }
 
@@ -355,7 +406,35 @@ public sealed class AuditBenchmark(int recordCount, int appendRuns, bool skipApp
         return $"{Environment.ProcessorCount} cores ({cpu}), {memory}, {Environment.OSVersion}, .NET {Environment.Version}";
     }
 
-    private sealed record AppendResult(string Mode, int InFlight, int Records, int Calls, TimeSpan Elapsed, double LoadAverage)
+    /// <summary>Counts the entities that the records and index tables gained since the last count.</summary>
+    private sealed class EntityCounter(TableClient records, TableClient index)
+    {
+        private long _counted;
+
+        public async Task<long> CountNewAsync(CancellationToken cancellationToken)
+        {
+            long total = await CountAsync(records, cancellationToken) + await CountAsync(index, cancellationToken);
+            long added = total - _counted;
+            _counted = total;
+            return added;
+        }
+
+        private static async Task<long> CountAsync(TableClient table, CancellationToken cancellationToken)
+        {
+            long count = 0;
+            await foreach (TableEntity _ in table.QueryAsync<TableEntity>(filter: (string?)null, maxPerPage: 1000, select: ["PartitionKey"], cancellationToken: cancellationToken))
+            {
+                count++;
+            }
+
+            return count;
+        }
+    }
+
+    /// <summary>The append modes' results and a description of the Azurite they ran on.</summary>
+    private sealed record AppendMeasurement(string Azurite, List<AppendResult> Results);
+
+    private sealed record AppendResult(string Mode, int InFlight, int Records, int Calls, TimeSpan Elapsed, double LoadAverage, double EntitiesPerRecord)
     {
         public double RecordsPerSecond => Records / Elapsed.TotalSeconds;
     }
@@ -365,3 +444,6 @@ public sealed class AuditBenchmark(int recordCount, int appendRuns, bool skipApp
 
     private sealed record VerifyResult(bool Valid, bool AllSignatures, TimeSpan Elapsed, long Records, long Signatures, long PeakKiB, string Problems, double LoadAverage);
 }
+
+/// <summary>Which Azurite the appends use: the shared one in NHI_AZURE_STORAGE_CONNECTION_STRING, or one the benchmark starts from <paramref name="Binary"/> (found below the current folder when null).</summary>
+public sealed record AzuriteChoice(bool Shared, string? Binary);

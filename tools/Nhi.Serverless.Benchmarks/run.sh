@@ -2,7 +2,7 @@
 # Runs a benchmark against a fresh Release build of the local host on the local stack, and writes its
 # results page under docs/benchmarks/. Usage:
 #   tools/Nhi.Serverless.Benchmarks/run.sh remediation [--findings N] [--concurrency 1,8] [--backend InMemory|AzureStorage]
-#   tools/Nhi.Serverless.Benchmarks/run.sh audit [--records N] [--append-runs N] [--all-signatures]
+#   tools/Nhi.Serverless.Benchmarks/run.sh audit [--records N] [--append-runs N] [--all-signatures] [--shared-azurite]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -17,6 +17,21 @@ while (($#)); do
   esac
 done
 
+if [ "$benchmark" = audit ]; then
+  # The audit benchmark starts an empty Azurite of its own from infra/local/node_modules, where
+  # stack.sh install puts it, and uses files otherwise. So no local host is started, and the local
+  # stack only for --shared-azurite, which appends to the stack's Azurite.
+  if [[ " ${args[*]} " == *" --shared-azurite "* ]]; then
+    infra/local/stack.sh up
+    # shellcheck source=../../infra/local/host.sh
+    . infra/local/host.sh
+    load_host_environment "$backend"
+  fi
+  echo "==> building (Release)"
+  dotnet build tools/Nhi.Serverless.Benchmarks -c Release -nologo -v quiet -o artifacts/bin/benchmarks
+  exec dotnet artifacts/bin/benchmarks/Nhi.Serverless.Benchmarks.dll audit --output docs/benchmarks/audit.md "${args[@]}"
+fi
+
 infra/local/stack.sh up
 # shellcheck source=../../infra/local/host.sh
 . infra/local/host.sh
@@ -27,10 +42,6 @@ export Https__Port=${NHI_BENCH_HTTPS_PORT:-7453}
 
 echo "==> building (Release)"
 dotnet build tools/Nhi.Serverless.Benchmarks -c Release -nologo -v quiet -o artifacts/bin/benchmarks
-if [ "$benchmark" = audit ]; then
-  # The audit benchmark uses Azurite and files only, so no local host is started.
-  exec dotnet artifacts/bin/benchmarks/Nhi.Serverless.Benchmarks.dll audit --output docs/benchmarks/audit.md "${args[@]}"
-fi
 url="http://127.0.0.1:${NHI_BENCH_PORT:-7081}"
 start_local_host "$url" artifacts/bench-host.log
 

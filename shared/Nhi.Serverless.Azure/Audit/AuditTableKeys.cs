@@ -8,7 +8,8 @@ namespace Nhi.Serverless.Azure.Audit;
 /// <summary>
 /// Partition and row keys of the audit tables. Records: PartitionKey is the UTC date "yyyy-MM-dd" of the
 /// record id's time, RowKey is the record id. Index entities: PartitionKey is "{kind}|{value}", such as
-/// "run|{runId}" or "resource|{resource}", and RowKey is the record id.
+/// "run|{runId}" or "resource|{resource}", and RowKey is the first record id the entity lists (see
+/// <see cref="AuditIndexEntities"/>).
 /// </summary>
 public static class AuditTableKeys
 {

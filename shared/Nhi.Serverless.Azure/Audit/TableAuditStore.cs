@@ -11,9 +11,10 @@ namespace Nhi.Serverless.Azure.Audit;
 
 /// <summary>
 /// Stores sealed audit records in Azure Table Storage: one entity per record in the records table
-/// (PartitionKey = UTC date, RowKey = record id) and index entities in the index table by run,
-/// resource, finding and grant. Appends never overwrite: a record stored before with the same hash
-/// counts as written, one with a different hash fails with <see cref="AuditRecordConflictException"/>.
+/// (PartitionKey = UTC date, RowKey = record id) and, in the index table, one entity per run, resource,
+/// finding and grant of each append that lists the append's record ids (see <see cref="AuditIndexEntities"/>).
+/// Appends never overwrite: a record stored before with the same hash counts as written, one with a
+/// different hash fails with <see cref="AuditRecordConflictException"/>.
 /// </summary>
 /// <remarks>
 /// Only appends create the tables. Reads never do, so an auditor's read-only credential is enough and a
@@ -41,7 +42,6 @@ public sealed partial class TableAuditStore
     // Azure limits a transaction to 100 entities and a 4 MiB request body.
     private const int MaxTransactionActions = 100;
     private const long MaxTransactionBytes = 3L * 1024 * 1024;
-    private const int PointReadConcurrency = 8;
     private const int TransactionConcurrency = 8;
 
     private readonly TableClient _records;
@@ -154,12 +154,10 @@ public sealed partial class TableAuditStore
 
         await EnsureTablesAsync(cancellationToken).ConfigureAwait(false);
 
-        List<TableEntity> primary = records.Select(ToRecordEntity).ToList();
-        Dictionary<string, TableEntity> storedBefore = await InsertAllAsync(_records, primary, cancellationToken).ConfigureAwait(false);
+        Dictionary<string, TableEntity> storedBefore = await InsertRecordsAsync(records, cancellationToken).ConfigureAwait(false);
 
         // Index entities go in after the records, so an index entity never points at a missing record.
-        List<TableEntity> index = records.SelectMany(ToIndexEntities).ToList();
-        await InsertAllAsync(_index, index, cancellationToken).ConfigureAwait(false);
+        await InsertIndexAsync(records, cancellationToken).ConfigureAwait(false);
 
         var stored = records
             .Select(record => storedBefore.TryGetValue(record.Id, out TableEntity? existing) ? ToRecord(existing) : record)
@@ -240,29 +238,6 @@ public sealed partial class TableAuditStore
         return new AuditRecordPage(entities.Select(ToRecord).ToList(), next);
     }
 
-    private async Task<AuditRecordPage> QueryIndexAsync(string kind, string value, string? continuationToken, int pageSize, CancellationToken cancellationToken)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(value);
-        CheckPageSize(pageSize);
-
-        string filter = TableClient.CreateQueryFilter($"PartitionKey eq {AuditTableKeys.IndexPartition(kind, value)}");
-        (IReadOnlyList<TableEntity> entries, string? next) = await FirstPageAsync(_index, filter, continuationToken, pageSize, cancellationToken).ConfigureAwait(false);
-
-        // Each index entry names one record; read them with a few point reads in flight, keeping the order.
-        var records = new SignedAuditRecord[entries.Count];
-        await Parallel.ForEachAsync(
-            Enumerable.Range(0, entries.Count),
-            new ParallelOptions { MaxDegreeOfParallelism = PointReadConcurrency, CancellationToken = cancellationToken },
-            async (i, token) =>
-            {
-                string recordId = entries[i].RowKey;
-                records[i] = await GetAsync(recordId, token).ConfigureAwait(false)
-                    ?? throw new InvalidOperationException($"Index entity '{entries[i].PartitionKey}' in table '{_index.Name}' points at audit record {recordId}, which is not in table '{_records.Name}'.");
-            }).ConfigureAwait(false);
-
-        return new AuditRecordPage(records, next);
-    }
-
     private static async Task<(IReadOnlyList<TableEntity> Values, string? ContinuationToken)> FirstPageAsync(
         TableClient table,
         string filter,
@@ -288,11 +263,36 @@ public sealed partial class TableAuditStore
         return ([], null);
     }
 
-    /// <summary>Inserts entities, in transactions per partition where possible, and returns those already stored with the same hash.</summary>
-    private async Task<Dictionary<string, TableEntity>> InsertAllAsync(TableClient table, List<TableEntity> entities, CancellationToken cancellationToken)
+    /// <summary>Inserts the records' entities and returns those already stored with the same hash, by record id.</summary>
+    /// <exception cref="AuditRecordConflictException">A record is stored with a different hash.</exception>
+    private async Task<Dictionary<string, TableEntity>> InsertRecordsAsync(IReadOnlyList<SignedAuditRecord> records, CancellationToken cancellationToken)
     {
         var storedBefore = new ConcurrentDictionary<string, TableEntity>(StringComparer.Ordinal);
+        await InsertAllAsync(
+            _records,
+            records.Select(ToRecordEntity).ToList(),
+            async (entity, token) =>
+            {
+                if (await InsertRecordAsync(entity, token).ConfigureAwait(false) is { } existing)
+                {
+                    storedBefore[entity.RowKey] = existing;
+                }
+            },
+            cancellationToken).ConfigureAwait(false);
 
+        return new Dictionary<string, TableEntity>(storedBefore, StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// Inserts entities in transactions per partition where possible. An entity that is alone in its transaction,
+    /// or in a transaction that hit an existing entity, goes through <paramref name="insertOne"/> instead.
+    /// </summary>
+    private async Task InsertAllAsync(
+        TableClient table,
+        List<TableEntity> entities,
+        Func<TableEntity, CancellationToken, Task> insertOne,
+        CancellationToken cancellationToken)
+    {
         // The transactions contain different entities, so they can run in any order, and several are
         // sent at once to overlap their round trips.
         await Parallel.ForEachAsync(
@@ -300,34 +300,54 @@ public sealed partial class TableAuditStore
             new ParallelOptions { MaxDegreeOfParallelism = TransactionConcurrency, CancellationToken = cancellationToken },
             async (transaction, token) =>
             {
-                try
+                if (transaction.Count > 1 && await TrySubmitTransactionAsync(table, transaction, token).ConfigureAwait(false))
                 {
-                    await table.SubmitTransactionAsync(
-                        transaction.Select(entity => new TableTransactionAction(TableTransactionActionType.Add, entity)),
-                        token).ConfigureAwait(false);
                     return;
-                }
-                catch (RequestFailedException ex) when (ex.Status == 409)
-                {
-                    // A transaction fails whole when one entity exists, as on a retried run. Inserting one by
-                    // one shows which entities are new and which were stored before.
-                    LogTransactionConflict(_logger, transaction.Count, transaction[0].PartitionKey, table.Name);
                 }
 
                 foreach (TableEntity entity in transaction)
                 {
-                    if (await InsertOneAsync(table, entity, token).ConfigureAwait(false) is { } existing)
-                    {
-                        storedBefore[entity.RowKey] = existing;
-                    }
+                    await insertOne(entity, token).ConfigureAwait(false);
                 }
             }).ConfigureAwait(false);
-
-        return new Dictionary<string, TableEntity>(storedBefore, StringComparer.Ordinal);
     }
 
-    /// <summary>Inserts one entity; returns null when it was new, or the stored entity when one with the same hash was there.</summary>
-    private static async Task<TableEntity?> InsertOneAsync(TableClient table, TableEntity entity, CancellationToken cancellationToken)
+    /// <summary>Submits one transaction of inserts; returns false when it failed whole because one of its entities exists.</summary>
+    private async Task<bool> TrySubmitTransactionAsync(TableClient table, List<TableEntity> transaction, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await table.SubmitTransactionAsync(
+                transaction.Select(entity => new TableTransactionAction(TableTransactionActionType.Add, entity)),
+                cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (RequestFailedException ex) when (ex.Status == 409)
+        {
+            // As on a retried run. Inserting one by one shows which entities are new and which were stored before.
+            LogTransactionConflict(_logger, transaction.Count, transaction[0].PartitionKey, table.Name);
+            return false;
+        }
+    }
+
+    /// <summary>Inserts one record entity; returns null when it was new, or the stored entity when one with the same hash was there.</summary>
+    /// <exception cref="AuditRecordConflictException">The record is stored with a different hash.</exception>
+    private async Task<TableEntity?> InsertRecordAsync(TableEntity entity, CancellationToken cancellationToken)
+    {
+        if (await AddOrGetExistingAsync(_records, entity, cancellationToken).ConfigureAwait(false) is not { } existing)
+        {
+            return null;
+        }
+
+        string storedHash = existing.GetString(HashProperty) ?? "(none)";
+        string newHash = entity.GetString(HashProperty)!;
+        return string.Equals(storedHash, newHash, StringComparison.Ordinal)
+            ? existing
+            : throw new AuditRecordConflictException(entity.RowKey, _records.Name, storedHash, newHash);
+    }
+
+    /// <summary>Inserts one entity; returns null when it was new, or the entity stored before under the same keys.</summary>
+    private static async Task<TableEntity?> AddOrGetExistingAsync(TableClient table, TableEntity entity, CancellationToken cancellationToken)
     {
         try
         {
@@ -337,11 +357,7 @@ public sealed partial class TableAuditStore
         catch (RequestFailedException ex) when (ex.Status == 409)
         {
             Response<TableEntity> existing = await table.GetEntityAsync<TableEntity>(entity.PartitionKey, entity.RowKey, cancellationToken: cancellationToken).ConfigureAwait(false);
-            string storedHash = existing.Value.GetString(HashProperty) ?? "(none)";
-            string newHash = entity.GetString(HashProperty)!;
-            return string.Equals(storedHash, newHash, StringComparison.Ordinal)
-                ? existing.Value
-                : throw new AuditRecordConflictException(entity.RowKey, table.Name, storedHash, newHash);
+            return existing.Value;
         }
     }
 
@@ -412,34 +428,6 @@ public sealed partial class TableAuditStore
         {
             entity[property] = value;
         }
-    }
-
-    private static IEnumerable<TableEntity> ToIndexEntities(SignedAuditRecord record)
-    {
-        var keys = new List<string> { AuditTableKeys.IndexPartition(AuditTableKeys.RunKind, record.RunId) };
-        if (record.Resource is { Length: > 0 } resource)
-        {
-            keys.Add(AuditTableKeys.IndexPartition(AuditTableKeys.ResourceKind, resource));
-        }
-
-        if (record.FindingId is { Length: > 0 } findingId)
-        {
-            keys.Add(AuditTableKeys.IndexPartition(AuditTableKeys.FindingKind, findingId));
-        }
-
-        if (record.GrantId is { Length: > 0 } grantId)
-        {
-            keys.Add(AuditTableKeys.IndexPartition(AuditTableKeys.GrantKind, grantId));
-        }
-
-        return keys.Select(partitionKey => new TableEntity(partitionKey, record.Id)
-        {
-            ["RecordPartitionKey"] = AuditTableKeys.RecordPartition(record.Id),
-            [HashProperty] = record.Hash,
-            ["Event"] = record.Event,
-            ["Stream"] = record.Stream,
-            ["Seq"] = record.Seq,
-        });
     }
 
     private static List<string> SplitJson(SignedAuditRecord record)

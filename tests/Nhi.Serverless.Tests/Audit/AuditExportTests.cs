@@ -262,6 +262,16 @@ public sealed class AuditExportTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task CliQueryRejectsBadContinuation()
+    {
+        (int code, string output, string error) = await RunCliWithErrorAsync("query", "--run", _trail.Records[0].RunId, "--continuation", "not-a-token");
+
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.Contains("error: Invalid continuation token 'not-a-token'", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task CliQueryByTimeRange()
     {
         (int code, string output, _) = await RunCliWithErrorAsync("query", "--from", "2032-01-05T08:00:10Z", "--to", "2032-01-05T08:00:20Z", "--all");

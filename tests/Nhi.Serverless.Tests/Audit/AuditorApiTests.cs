@@ -143,6 +143,31 @@ public sealed class AuditorApiTests(AuditorApiFixture fixture) : IClassFixture<A
         Assert.Equal(expected.Skip(4).Take(4), Ids(second, "records"));
     }
 
+    [Theory]
+    [InlineData("not base64!")]
+    [InlineData("aTF8MDAwMDAwMDB8eHx5")]
+    public async Task BadContinuationRejected(string continuation)
+    {
+        using HttpResponseMessage response = await SendAsync($"api/audit/records?run={RunId(0)}&limit=4&continuation={Uri.EscapeDataString(continuation)}");
+        JsonObject problem = JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsObject();
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.EndsWith("/invalid-audit-continuation", (string)problem["type"]!, StringComparison.Ordinal);
+        Assert.Equal("continuation", (string)problem["field"]!);
+    }
+
+    [Fact]
+    public async Task OtherQueryContinuationRejected()
+    {
+        JsonObject first = await GetPageAsync($"api/audit/records?run={RunId(1)}&limit=4");
+        string continuation = (string)first["continuation"]!;
+
+        using HttpResponseMessage response = await SendAsync($"api/audit/records?run={RunId(0)}&limit=4&continuation={Uri.EscapeDataString(continuation)}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
     [Fact]
     public async Task TimeRangeReturned()
     {
