@@ -38,10 +38,11 @@ public sealed class AuditBenchmark(
         var verifyAll = new Option<bool>("--verify-all-signatures") { Description = "Internal: with --verify-only, check every signature.", Hidden = true };
         var azuriteBinary = new Option<string?>("--azurite") { Description = $"The Azurite binary to start for the appends; by default {LocalAzurite.RelativeBinaryPath} below the current folder or a parent." };
         var sharedAzurite = new Option<bool>("--shared-azurite") { Description = "Append to the Azurite in NHI_AZURE_STORAGE_CONNECTION_STRING instead of starting an empty one." };
+        var azuriteInMemory = new Option<bool>("--azurite-in-memory") { Description = "Start the empty Azurite with its data in memory only (--inMemoryPersistence)." };
 
         var command = new Command("audit", "Audit table append rate on Azurite and offline verification rate of a checkpointed export.")
         {
-            records, appendRuns, skipAppend, allSignatures, reuseExport, workDirectory, output, verifyOnly, verifyAll, azuriteBinary, sharedAzurite,
+            records, appendRuns, skipAppend, allSignatures, reuseExport, workDirectory, output, verifyOnly, verifyAll, azuriteBinary, sharedAzurite, azuriteInMemory,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -52,7 +53,7 @@ public sealed class AuditBenchmark(
 
             var benchmark = new AuditBenchmark(
                 parse.GetValue(records), parse.GetValue(appendRuns), parse.GetValue(skipAppend), parse.GetValue(allSignatures), parse.GetValue(reuseExport), parse.GetValue(workDirectory)!, parse.GetValue(output)!,
-                new AzuriteChoice(parse.GetValue(sharedAzurite), parse.GetValue(azuriteBinary)));
+                new AzuriteChoice(parse.GetValue(sharedAzurite), parse.GetValue(azuriteBinary), parse.GetValue(azuriteInMemory)));
             return await benchmark.RunAsync(cancellationToken);
         });
         return command;
@@ -93,10 +94,13 @@ public sealed class AuditBenchmark(
             ?? throw new InvalidOperationException(
                 $"No Azurite found at {LocalAzurite.RelativeBinaryPath} below {Environment.CurrentDirectory} or its parents. Run `infra/local/stack.sh install`, pass --azurite PATH, or pass --shared-azurite.");
         Console.WriteLine($"azurite: starting {binary} with an empty data folder");
-        await using LocalAzurite local = await LocalAzurite.StartAsync(binary, cancellationToken);
+        await using LocalAzurite local = await LocalAzurite.StartAsync(binary, cancellationToken, azurite.InMemory);
         Console.WriteLine($"azurite: {local.Version} ready, Table service on 127.0.0.1:{local.TablePort}");
         List<AppendResult> results = await MeasureAppendsAsync(local.ConnectionString, signer, cancellationToken);
-        return new AppendMeasurement($"an Azurite {local.Version} process that the benchmark started with an empty data folder (`--location` in a new temporary folder) and stopped afterwards", results);
+        string persistence = azurite.InMemory
+            ? "with its data in memory only (`--inMemoryPersistence`)"
+            : "with an empty data folder (`--location` in a new temporary folder)";
+        return new AppendMeasurement($"an Azurite {local.Version} process that the benchmark started {persistence} and stopped afterwards", results);
     }
 
     private async Task<List<AppendResult>> MeasureAppendsAsync(string connectionString, IAuditSigner signer, CancellationToken cancellationToken)
@@ -446,4 +450,4 @@ public sealed class AuditBenchmark(
 }
 
 /// <summary>Which Azurite the appends use: the shared one in NHI_AZURE_STORAGE_CONNECTION_STRING, or one the benchmark starts from <paramref name="Binary"/> (found below the current folder when null).</summary>
-public sealed record AzuriteChoice(bool Shared, string? Binary);
+public sealed record AzuriteChoice(bool Shared, string? Binary, bool InMemory);

@@ -20,11 +20,15 @@ namespace Nhi.Serverless.Benchmarks;
 /// whose control is not about public access: authenticate, parse and write a skip record). The new-runs findings
 /// name control S3.1, which no playbook answers, so each run is planned, skipped and audited without calling AWS:
 /// a benchmark must not issue and revoke thousands of grants on the shared remediation role.</remarks>
-public sealed class EdgeBenchmark(Uri host, int hostPid, string secret, int concurrency, TimeSpan duration, int maxRequests, string backend, FileInfo output)
+public sealed class EdgeBenchmark(Uri host, int hostPid, string secret, int concurrency, TimeSpan duration, int maxRequests, string backend, string azurite, FileInfo output)
 {
     /// <summary>The environment variable that contains the webhook secret of the wiz and securityhub sources, which
     /// run.sh passes to the host as Edge:Sources:wiz:Secret and Edge:Sources:securityhub:Secret.</summary>
     public const string SecretVariable = "NHI_BENCH_EDGE_SECRET";
+
+    /// <summary>The environment variable through which run.sh passes Durable:MaxConcurrentWorkItems to the host: how
+    /// many orchestration and activity work items run at once while the edge accepts alerts.</summary>
+    public const string WorkItemsVariable = "Durable__MaxConcurrentWorkItems";
 
     private readonly HttpClient _http = new(new SocketsHttpHandler { MaxConnectionsPerServer = 256 }) { BaseAddress = host, Timeout = TimeSpan.FromSeconds(30) };
 
@@ -41,11 +45,12 @@ public sealed class EdgeBenchmark(Uri host, int hostPid, string secret, int conc
         var secondsOption = new Option<int>("--seconds") { Description = "Measured duration of each workload, in seconds.", DefaultValueFactory = _ => 15 };
         var maxOption = new Option<int>("--max-requests") { Description = "Most requests per workload; the workload stops at whichever bound comes first.", DefaultValueFactory = _ => 30_000 };
         var backendOption = new Option<string>("--backend") { Description = "The host's Durable backend, for the report.", DefaultValueFactory = _ => "InMemory" };
+        var azuriteOption = new Option<string>("--azurite") { Description = "Which Azurite the host uses, for the report: own-memory, own-disk or shared.", DefaultValueFactory = _ => "shared" };
         var outputOption = new Option<FileInfo>("--output") { Description = "Markdown results page to write.", DefaultValueFactory = _ => new FileInfo("docs/benchmarks/edge.md") };
 
         var command = new Command("edge", "Signed alert webhooks at the HTTP edge: accepted alerts per second and accept latency.")
         {
-            hostOption, pidOption, concurrencyOption, secondsOption, maxOption, backendOption, outputOption,
+            hostOption, pidOption, concurrencyOption, secondsOption, maxOption, backendOption, azuriteOption, outputOption,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -54,7 +59,7 @@ public sealed class EdgeBenchmark(Uri host, int hostPid, string secret, int conc
                 : throw new InvalidOperationException($"Environment variable {SecretVariable} must hold the wiz webhook secret (16 characters or more) that the host was started with.");
             var benchmark = new EdgeBenchmark(
                 parse.GetValue(hostOption)!, parse.GetValue(pidOption), secret, parse.GetValue(concurrencyOption),
-                TimeSpan.FromSeconds(parse.GetValue(secondsOption)), parse.GetValue(maxOption), parse.GetValue(backendOption)!, parse.GetValue(outputOption)!);
+                TimeSpan.FromSeconds(parse.GetValue(secondsOption)), parse.GetValue(maxOption), parse.GetValue(backendOption)!, parse.GetValue(azuriteOption)!, parse.GetValue(outputOption)!);
             return await benchmark.RunAsync(cancellationToken);
         });
         return command;
@@ -171,6 +176,7 @@ public sealed class EdgeBenchmark(Uri host, int hostPid, string secret, int conc
         page.AppendLine();
         page.AppendLine(CultureInfo.InvariantCulture, $"Written by `tools/Nhi.Serverless.Benchmarks/run.sh edge --backend {backend}` on {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC.");
         page.AppendLine(CultureInfo.InvariantCulture, $"Machine: {MachineDescription()}. Load: {concurrency} requests in flight, at most {duration.TotalSeconds:F0} s per workload, over loopback.");
+        page.AppendLine(CultureInfo.InvariantCulture, $"Host setting Durable:MaxConcurrentWorkItems: {Environment.GetEnvironmentVariable(WorkItemsVariable) ?? "64 (the default)"}. Azurite: {AzuriteDescription(azurite)}.");
         page.AppendLine();
         page.AppendLine("| workload | requests | not 2xx | accepted/s | p50 (ms) | p90 (ms) | p99 (ms) | max (ms) |");
         page.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
@@ -186,6 +192,13 @@ public sealed class EdgeBenchmark(Uri host, int hostPid, string secret, int conc
         output.Directory?.Create();
         await File.WriteAllTextAsync(output.FullName, page.ToString(), cancellationToken);
     }
+
+    private static string AzuriteDescription(string azurite) => azurite switch
+    {
+        "own-memory" => "an empty one of the benchmark's own, data in memory",
+        "own-disk" => "an empty one of the benchmark's own, data on disk",
+        _ => "the local stack's, with whatever it had stored",
+    };
 
     private static string MachineDescription()
     {

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -28,23 +29,30 @@ public sealed class LocalAzurite : IAsyncDisposable
     private readonly Process _process;
     private readonly string _dataDirectory;
 
-    private LocalAzurite(Process process, string dataDirectory, int tablePort, string version)
+    private readonly int[] _ports;
+    private readonly ConcurrentQueue<string> _output;
+
+    private LocalAzurite(Process process, string dataDirectory, int[] ports, string version, ConcurrentQueue<string> output)
     {
+        _output = output;
         _process = process;
         _dataDirectory = dataDirectory;
-        TablePort = tablePort;
+        _ports = ports;
         Version = version;
     }
 
     /// <summary>The port of Azurite's Table service.</summary>
-    public int TablePort { get; }
+    public int TablePort => _ports[2];
+
+    /// <summary>The process id, for the log.</summary>
+    public int ProcessId => _process.Id;
 
     /// <summary>The installed Azurite version, from its package.json, or "unknown".</summary>
     public string Version { get; }
 
-    /// <summary>The connection string of the development account on this Azurite's Table service.</summary>
-    public string ConnectionString =>
-        $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={DevelopmentAccountKey};TableEndpoint=http://127.0.0.1:{TablePort}/devstoreaccount1;";
+    /// <summary>The connection string of the development account on this Azurite's Blob, Queue and Table services.</summary>
+    public string ConnectionString => string.Create(CultureInfo.InvariantCulture,
+        $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={DevelopmentAccountKey};BlobEndpoint=http://127.0.0.1:{_ports[0]}/devstoreaccount1;QueueEndpoint=http://127.0.0.1:{_ports[1]}/devstoreaccount1;TableEndpoint=http://127.0.0.1:{TablePort}/devstoreaccount1;");
 
     /// <summary>Returns the Azurite binary below the current folder or one of its parents, or null when none is installed.</summary>
     public static string? FindBinary()
@@ -62,8 +70,10 @@ public sealed class LocalAzurite : IAsyncDisposable
     }
 
     /// <summary>Starts Azurite with the flags of infra/local/azurite.sh and waits until its Table service responds.</summary>
+    /// <param name="inMemory">Keep the data in memory only (--inMemoryPersistence). On disk, Azurite rewrites its whole
+    /// table file every 5 seconds on its only thread, which pauses every request for as long as that takes.</param>
     /// <exception cref="InvalidOperationException">Azurite exited or did not respond within 30 s.</exception>
-    public static async Task<LocalAzurite> StartAsync(string binary, CancellationToken cancellationToken)
+    public static async Task<LocalAzurite> StartAsync(string binary, CancellationToken cancellationToken, bool inMemory = false)
     {
         string dataDirectory = Directory.CreateTempSubdirectory("nhi-bench-azurite-").FullName;
         int[] ports = FreePorts(3);
@@ -78,22 +88,36 @@ public sealed class LocalAzurite : IAsyncDisposable
             "--blobHost", "127.0.0.1", "--blobPort", ports[0].ToString(CultureInfo.InvariantCulture),
             "--queueHost", "127.0.0.1", "--queuePort", ports[1].ToString(CultureInfo.InvariantCulture),
             "--tableHost", "127.0.0.1", "--tablePort", ports[2].ToString(CultureInfo.InvariantCulture),
-            "--location", dataDirectory,
             "--disableTelemetry", "--skipApiVersionCheck",
         })
         {
             start.ArgumentList.Add(argument);
         }
 
+        // Azurite refuses a data folder together with in-memory persistence.
+        foreach (string argument in inMemory ? ["--inMemoryPersistence"] : new[] { "--location", dataDirectory })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
         Process process = Process.Start(start) ?? throw new InvalidOperationException($"Failed to start Azurite at {binary}.");
 
-        // Azurite's output is not needed, but a full pipe would stall it.
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        // Azurite's output is kept only to explain a failed start, but a full pipe would stall it.
+        var output = new ConcurrentQueue<string>();
+        void Keep(object sender, DataReceivedEventArgs line)
+        {
+            if (line.Data is { } text && output.Count < 50)
+            {
+                output.Enqueue(text);
+            }
+        }
+
+        process.OutputDataReceived += Keep;
+        process.ErrorDataReceived += Keep;
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
-        var azurite = new LocalAzurite(process, dataDirectory, ports[2], ReadVersion(binary));
+        var azurite = new LocalAzurite(process, dataDirectory, ports, ReadVersion(binary), output);
         try
         {
             await azurite.WaitUntilReadyAsync(cancellationToken);
@@ -131,7 +155,8 @@ public sealed class LocalAzurite : IAsyncDisposable
         {
             if (_process.HasExited)
             {
-                throw new InvalidOperationException($"Azurite exited with code {_process.ExitCode} before its Table service on 127.0.0.1:{TablePort} responded.");
+                throw new InvalidOperationException(
+                    $"Azurite exited with code {_process.ExitCode} before its Table service on 127.0.0.1:{TablePort} responded. Its output: {string.Join(" | ", _output)}");
             }
 
             try

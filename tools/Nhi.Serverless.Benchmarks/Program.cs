@@ -5,4 +5,5 @@ var root = new RootCommand("Nhi.Serverless benchmarks. Each writes a Markdown re
 root.Subcommands.Add(RemediationBenchmark.CreateCommand());
 root.Subcommands.Add(AuditBenchmark.CreateCommand());
 root.Subcommands.Add(EdgeBenchmark.CreateCommand());
+root.Subcommands.Add(AzuriteCommand.Create());
 return await root.Parse(args).InvokeAsync();
