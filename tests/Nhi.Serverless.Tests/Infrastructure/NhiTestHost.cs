@@ -83,11 +83,13 @@ public sealed class NhiTestHost : IAsyncDisposable
         string keyDirectory = Directory.CreateTempSubdirectory("nhi-test-keys-").FullName;
         AwsOptions aws = AwsTestStack.ReadOptions();
 
+        string ownSlotsTable = "NhiSlots" + Guid.NewGuid().ToString("N")[..12];
+        string ownTaskHub = "NhiTest" + Guid.NewGuid().ToString("N")[..12];
         Dictionary<string, string?> configuration = new()
         {
             ["Logging:LogLevel:Default"] = "Information",
             ["Durable:Backend"] = backend,
-            ["Durable:TaskHubName"] = taskHub ?? "NhiTest" + Guid.NewGuid().ToString("N")[..12],
+            ["Durable:TaskHubName"] = taskHub ?? ownTaskHub,
             ["Durable:AzureStorageConnectionString"] = LocalStack.Get("NHI_AZURE_STORAGE_CONNECTION_STRING"),
             ["Aws:Region"] = aws.Region,
             ["Aws:Partition"] = aws.Partition,
@@ -106,7 +108,7 @@ public sealed class NhiTestHost : IAsyncDisposable
 
             // Concurrency slots are shared by every host on a table; each test host gets its own table so
             // that one test's runs never wait for another test's slots.
-            ["Grants:RunSlotsTableName"] = "NhiSlots" + Guid.NewGuid().ToString("N")[..12],
+            ["Grants:RunSlotsTableName"] = ownSlotsTable,
 
             // Never the stack folder's tls/, which belongs to the stack's own host.
             ["Https:Port"] = "0",
@@ -141,8 +143,9 @@ public sealed class NhiTestHost : IAsyncDisposable
 
         return new NhiTestHost(app, keyDirectory, logs, issued)
         {
-            _ownTables = [configuration["Grants:RunSlotsTableName"]!],
-            _ownTaskHub = taskHub is null && backend == "AzureStorage" ? configuration["Durable:TaskHubName"] : null,
+            // A table or task hub named by the test may be shared with its other hosts, so the test drops it itself.
+            _ownTables = configuration["Grants:RunSlotsTableName"] == ownSlotsTable ? [ownSlotsTable] : [],
+            _ownTaskHub = backend == "AzureStorage" && configuration["Durable:TaskHubName"] == ownTaskHub ? ownTaskHub : null,
         };
     }
 
