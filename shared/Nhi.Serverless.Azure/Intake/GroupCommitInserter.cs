@@ -11,9 +11,9 @@ namespace Nhi.Serverless.Azure.Intake;
 /// one each. A lone insert is sent at once, so an idle host adds no delay.
 /// </summary>
 /// <remarks>
-/// <para>Each caller learns whether its own entity was inserted or existed already, as with a single insert: a
-/// transaction fails whole when one entity exists, so the writer drops the entity the service names and sends the
-/// rest again.</para>
+/// <para>Each caller learns whether its own entity was inserted or existed already, or why it failed, as with a single
+/// insert. A transaction fails whole when one entity exists or is refused, so the writer answers the caller of the
+/// entity the service names and sends the rest again.</para>
 /// <para>A caller that stops waiting does not take its entity out of a batch already being written; like a single
 /// insert whose response was lost, the entity may then be stored.</para>
 /// </remarks>
@@ -138,9 +138,19 @@ internal sealed partial class GroupCommitInserter(TableClient table, ILogger? lo
                 batch.ForEach(pending => pending.Done.TrySetResult(true));
                 return;
             }
-            catch (TableTransactionFailedException conflict) when (conflict.Status == 409 && conflict.FailedTransactionActionIndex is int index && index < batch.Count)
+            catch (TableTransactionFailedException failure) when (failure.FailedTransactionActionIndex is int index && index < batch.Count)
             {
-                batch[index].Done.TrySetResult(false);
+                // The service named the entity that failed the transaction, so only its caller learns of it, and the
+                // rest are sent again.
+                if (failure.Status == 409)
+                {
+                    batch[index].Done.TrySetResult(false);
+                }
+                else
+                {
+                    batch[index].Done.TrySetException(failure);
+                }
+
                 batch.RemoveAt(index);
             }
             catch (RequestFailedException conflict) when (conflict.Status == 409 && batch.Count == 1)
@@ -148,20 +158,17 @@ internal sealed partial class GroupCommitInserter(TableClient table, ILogger? lo
                 batch[0].Done.TrySetResult(false);
                 return;
             }
-            catch (RequestFailedException conflict) when (conflict.Status == 409)
+            catch (Exception failure) when (batch.Count > 1)
             {
-                // The service did not name the entity that exists, so each is inserted alone to find out.
-                LogConflictWithoutIndex(_logger, batch.Count, batch[0].Entity.PartitionKey, table.Name);
-                foreach (PendingInsert pending in batch)
-                {
-                    await WriteBatchAsync([pending]).ConfigureAwait(false);
-                }
-
+                // The service did not name an entity, so each is written alone: one bad entity must not fail the others.
+                LogBatchFailedWithoutIndex(_logger, batch.Count, batch[0].Entity.PartitionKey, table.Name, failure.GetType().Name);
+                await Task.WhenAll(batch.Select(pending => WriteBatchAsync([pending]))).ConfigureAwait(false);
                 return;
             }
             catch (Exception failure)
             {
-                batch.ForEach(pending => pending.Done.TrySetException(failure));
+                // Only a batch of one gets here.
+                batch[0].Done.TrySetException(failure);
                 return;
             }
         }
@@ -187,6 +194,6 @@ internal sealed partial class GroupCommitInserter(TableClient table, ILogger? lo
         public TaskCompletionSource<bool> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "A transaction of {Count} inserts into partition {PartitionKey} of table {Table} hit an existing entity the service did not name; inserting them one by one")]
-    private static partial void LogConflictWithoutIndex(ILogger logger, int count, string partitionKey, string table);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A transaction of {Count} inserts into partition {PartitionKey} of table {Table} failed with {ErrorType} without naming an entity; inserting them one by one")]
+    private static partial void LogBatchFailedWithoutIndex(ILogger logger, int count, string partitionKey, string table, string errorType);
 }

@@ -33,6 +33,17 @@ internal static class AlertJson
 
     public static bool Has(JsonElement owner, string name) => Property(owner, name) is not null;
 
+    /// <summary>The most characters a string field of an alert may have. Real ids, titles and names are far shorter,
+    /// and a finding must fit the property limits of the tables that record it.</summary>
+    public const int MaxStringLength = 4096;
+
+    /// <summary>Returns the field's text, or throws when it is longer than <see cref="MaxStringLength"/>.</summary>
+    /// <exception cref="InvalidAlertException">The text is too long; the exception names the field.</exception>
+    public static string Limited(string text, string field) =>
+        text.Length <= MaxStringLength
+            ? text
+            : throw new InvalidAlertException(field, $"must be at most {MaxStringLength} characters long");
+
     public static string? OptionalString(JsonElement owner, string name, string path)
     {
         if (Property(owner, name) is not { } value)
@@ -45,7 +56,7 @@ internal static class AlertJson
             throw new InvalidAlertException(Join(path, name), "must be a string");
         }
 
-        return value.GetString();
+        return Limited(value.GetString()!, Join(path, name));
     }
 
     public static string RequiredString(JsonElement owner, string name, string path)

@@ -157,7 +157,7 @@ public sealed class CrowdStrikeAlertParser : IAlertParser
                 throw new InvalidAlertException(entry.Path, "must be a string");
             }
 
-            var text = entry.Value.GetString()!.Trim();
+            var text = AlertJson.Limited(entry.Value.GetString()!, entry.Path).Trim();
             if (text.Length > 0)
             {
                 return new AlertField(text, entry.Path);

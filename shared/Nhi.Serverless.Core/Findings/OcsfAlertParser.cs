@@ -187,7 +187,9 @@ public sealed class OcsfAlertParser : IJsonLinesAlertParser
             return "";
         }
 
-        return AlertJson.Property(findingInfo, "uid") is { ValueKind: JsonValueKind.String } uid ? uid.GetString() ?? "" : "";
+        return AlertJson.Property(findingInfo, "uid") is { ValueKind: JsonValueKind.String } uid
+            ? AlertJson.Limited(uid.GetString()!, "finding_info.uid")
+            : "";
     }
 
     private static string? SkipReason(OcsfStatus status, CloudResource? bucket)

@@ -391,7 +391,8 @@ public sealed class SecurityHubAlertParser : IAlertParser
                 throw new InvalidAlertException(AlertJson.Join(tagsPath, tag.Name), "must be a string, in at most 50 tags");
             }
 
-            values[tag.Name] = tag.Value.GetString()!;
+            string tagPath = AlertJson.Join(tagsPath, tag.Name);
+            values[AlertJson.Limited(tag.Name, tagsPath)] = AlertJson.Limited(tag.Value.GetString()!, tagPath);
         }
 
         return values;

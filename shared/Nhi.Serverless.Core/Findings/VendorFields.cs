@@ -44,7 +44,7 @@ internal static class VendorFields
             throw new InvalidAlertException(fieldPath, TimeExpected);
         }
 
-        var text = value.GetString()!.Trim();
+        var text = AlertJson.Limited(value.GetString()!, fieldPath).Trim();
         if (text.Length == 0)
         {
             return null;

@@ -155,6 +155,18 @@ public sealed class EdgeIntakeTests : IAsyncLifetime
         Assert.Equal("must be a 12-digit AWS account id", problem["expected"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task OversizedFieldIsNamed()
+    {
+        JsonNode issue = SampleFiles.Node(SampleFiles.WizIssue);
+        issue["issue"]!["id"] = new string('x', 40_000);
+
+        JsonNode problem = await PostAsync("wiz", issue.ToJsonString(), 400);
+
+        Assert.Equal("issue.id", problem["field"]!.GetValue<string>());
+        Assert.Equal("must be at most 4096 characters long", problem["expected"]!.GetValue<string>());
+    }
+
     private IIntakeJournal Journal => _host.Services.GetRequiredService<IIntakeJournal>();
 
     private async Task<JsonNode> PostAsync(string source, string body, int expectedStatus)

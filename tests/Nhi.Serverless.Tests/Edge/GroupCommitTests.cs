@@ -72,6 +72,25 @@ public sealed class GroupCommitTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task OversizedEntityFailsOnlyItsOwnInsert()
+    {
+        var registry = TableRunRegistry.FromConnectionString(ConnectionString, _runsTable);
+        await registry.RegisterAsync(Request("run-gc-warm-" + Guid.NewGuid().ToString("N")), CancellationToken.None);
+
+        // A title longer than a table property allows makes the service refuse that entity, and with it the
+        // whole transaction it shares with the others.
+        (bool Oversized, Task<RunRegistration> Call)[] calls = Enumerable.Range(0, 200)
+            .Select(i => (Oversized: i % 10 == 0, RunId: $"run-gc-size-{i:D3}-{Guid.NewGuid():N}"))
+            .Select(call => (call.Oversized, Task.Run(() => registry.RegisterAsync(
+                Request(call.RunId, call.Oversized ? new string('T', 40_000) : "Public bucket"), CancellationToken.None))))
+            .ToArray();
+        await Task.WhenAll(calls.Select(call => call.Call)).ContinueWith(_ => { }, TaskScheduler.Default);
+
+        Assert.All(calls.Where(call => !call.Oversized), call => Assert.True(call.Call.Result.IsNew));
+        Assert.All(calls.Where(call => call.Oversized), call => Assert.True(call.Call.IsFaulted));
+    }
+
+    [Fact]
     public async Task ConcurrentJournalRecordsListByFinding()
     {
         var journal = TableIntakeJournal.FromConnectionString(ConnectionString, _journalTable);
@@ -93,11 +112,11 @@ public sealed class GroupCommitTests : IAsyncLifetime
         }
     }
 
-    private static RemediationRequest Request(string runId)
+    private static RemediationRequest Request(string runId, string title = "Public bucket")
     {
         var resource = new CloudResource("aws", "aws", "123456789012", "eu-west-1", "AwsS3Bucket", "arn:aws:s3:::gc-bucket", "gc-bucket");
         var finding = new Finding(
-            "finding-" + runId, "asff", "Security Hub", "S3.2", "Public bucket", "HIGH", DateTimeOffset.UtcNow,
+            "finding-" + runId, "asff", "Security Hub", "S3.2", title, "HIGH", DateTimeOffset.UtcNow,
             new FindingStatus("FAILED", "NEW", "ACTIVE"), resource);
         return new RemediationRequest(runId, finding, "securityhub", DateTimeOffset.UtcNow);
     }
