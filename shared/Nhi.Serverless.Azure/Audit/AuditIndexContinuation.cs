@@ -71,7 +71,8 @@ internal sealed record AuditIndexContinuation(string ResumeRowKey, string LastRe
     private static string PartitionTag(string partitionKey) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(partitionKey)))[..8];
 
-    private static FormatException Invalid(string token, string reason)
+    /// <summary>Returns the error for a continuation token of any audit query that cannot be used, quoting at most 80 characters of it.</summary>
+    internal static FormatException Invalid(string token, string reason)
     {
         string quoted = token.Length <= MaxTokenCharactersInMessage ? token : token[..MaxTokenCharactersInMessage] + "...";
         return new FormatException(

@@ -22,6 +22,13 @@ public static class AuditTableKeys
     /// <remarks>Azure limits a key to 1 KiB, which is 512 UTF-16 characters.</remarks>
     public const int MaxReadableValueLength = 400;
 
+    /// <summary>The prefix of a hashed index value, which no escaped value can contain because escaping writes '~' only before two hex digits.</summary>
+    /// <remarks>
+    /// NOTE: stores before this prefix wrote "sha256:" instead, which a readable value could also produce. Index entities
+    /// of values longer than <see cref="MaxReadableValueLength"/> written under that form are no longer found by queries.
+    /// </remarks>
+    public const string HashedValuePrefix = "~sha256~";
+
     /// <summary>Returns the records-table partition key of a record id: the UTC date of its time.</summary>
     public static string RecordPartition(string recordId) => DatePartition(AuditRecordIds.GetTime(recordId));
 
@@ -33,7 +40,7 @@ public static class AuditTableKeys
     /// Returns an index partition key. Characters that table keys forbid ('/', '\', '#', '?' and control
     /// characters), and '~' and '%' as well, become "~" plus two hex digits, so Azure resource ids such as
     /// "/subscriptions/..." fit; a value longer than <see cref="MaxReadableValueLength"/> after escaping
-    /// becomes "sha256:" plus its hex hash.
+    /// becomes <see cref="HashedValuePrefix"/> plus its hex hash, so it never shares a partition with a readable value.
     /// </summary>
     public static string IndexPartition(string kind, string value)
     {
@@ -42,7 +49,7 @@ public static class AuditTableKeys
         string escaped = Escape(value);
         if (escaped.Length > MaxReadableValueLength)
         {
-            escaped = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(value)));
+            escaped = HashedValuePrefix + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(value)));
         }
 
         return kind + "|" + escaped;

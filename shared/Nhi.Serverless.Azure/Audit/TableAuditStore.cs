@@ -220,6 +220,7 @@ public sealed partial class TableAuditStore
 
     /// <summary>Reads a page of the records whose id time is at or after <paramref name="from"/> and before <paramref name="to"/>, oldest first.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The range is empty or the page size is outside 1 to 1000.</exception>
+    /// <exception cref="FormatException">The continuation token does not resume at a record inside the range.</exception>
     public async Task<AuditRecordPage> QueryByTimeAsync(
         DateTimeOffset from,
         DateTimeOffset to,
@@ -229,6 +230,10 @@ public sealed partial class TableAuditStore
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(to, from);
         CheckPageSize(pageSize);
+        if (continuationToken is not null)
+        {
+            AuditTimeContinuation.Check(continuationToken, from, to);
+        }
 
         // Record ids start with their time, so a row key range selects a time range. The partition
         // range only spares the service from scanning other days.

@@ -77,6 +77,11 @@ public static partial class AuditorEndpoints
             return;
         }
 
+        if (await RejectRepeatedAsync(context, "run", "resource", "finding", "grant", "from", "to", "continuation", "limit"))
+        {
+            return;
+        }
+
         IQueryCollection query = context.Request.Query;
         string[] selectors = ["run", "resource", "finding", "grant"];
         string[] selected = selectors.Where(name => !string.IsNullOrEmpty(query[name])).ToArray();
@@ -135,7 +140,9 @@ public static partial class AuditorEndpoints
             return;
         }
 
-        if (await ReadRangeAsync(context) is not { } range || await ReadPageSizeAsync(context) is not { } limit)
+        if (await RejectRepeatedAsync(context, "from", "to", "continuation", "limit")
+            || await ReadRangeAsync(context) is not { } range
+            || await ReadPageSizeAsync(context) is not { } limit)
         {
             return;
         }
@@ -153,6 +160,23 @@ public static partial class AuditorEndpoints
         }
 
         await WritePageAsync(context, "checkpoints", page.Checkpoints.Select(checkpoint => checkpoint.Json), page.ContinuationToken);
+    }
+
+    /// <summary>
+    /// Writes 400 and returns true when a query parameter is given more than once. ASP.NET Core joins repeated
+    /// values with commas, so run=x&amp;run=y would otherwise read as the one run "x,y".
+    /// </summary>
+    private static async Task<bool> RejectRepeatedAsync(HttpContext context, params string[] names)
+    {
+        string? repeated = names.FirstOrDefault(name => context.Request.Query[name].Count > 1);
+        if (repeated is null)
+        {
+            return false;
+        }
+
+        await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-audit-query", "Invalid audit query",
+            $"The query parameter {repeated} is given {context.Request.Query[repeated].Count.ToString(CultureInfo.InvariantCulture)} times; give it one value.", repeated, "one value");
+        return true;
     }
 
     private static async Task<(DateTimeOffset From, DateTimeOffset To)?> ReadRangeAsync(HttpContext context)

@@ -281,6 +281,17 @@ public sealed class AuditExportTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task CliTimeQueryRejectsBadContinuation()
+    {
+        (int code, string output, string error) = await RunCliWithErrorAsync(
+            "query", "--from", "2032-01-05T08:00:10Z", "--to", "2032-01-05T08:00:20Z", "--continuation", "garbage");
+
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.Contains("error: Invalid continuation token 'garbage'", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task CliQueryNeedsOneSelector()
     {
         (int code, _, string error) = await RunCliWithErrorAsync("query", "--run", "a", "--grant", "b");

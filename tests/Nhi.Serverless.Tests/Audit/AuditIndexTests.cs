@@ -186,6 +186,28 @@ public sealed class AuditIndexTests(AuditTablesFixture tables) : IClassFixture<A
         Assert.Equal(Ids(records), afterRetry);
     }
 
+    [Fact]
+    public async Task HashedValueNeverMatchesReadable()
+    {
+        // The literal text of a long value's hashed form is a readable value that must not share its partition.
+        string longRunId = "run-" + new string('x', AuditTableKeys.MaxReadableValueLength + 100);
+        string hashedForm = AuditTableKeys.IndexPartition(AuditTableKeys.RunKind, longRunId)[(AuditTableKeys.RunKind.Length + 1)..];
+        IReadOnlyList<SignedAuditRecord> longRun = AuditTestRuns.SealRemediated(longRunId, tables.Signer);
+        IReadOnlyList<SignedAuditRecord> literalRun = AuditTestRuns.SealRemediated(hashedForm, tables.Signer);
+        await Store.AppendAsync(longRun, CancellationToken.None);
+        await Store.AppendAsync(literalRun, CancellationToken.None);
+
+        AuditRecordPage byLongRun = await Store.QueryByRunAsync(longRunId);
+        AuditRecordPage byLiteral = await Store.QueryByRunAsync(hashedForm);
+
+        Assert.StartsWith(AuditTableKeys.HashedValuePrefix, hashedForm, StringComparison.Ordinal);
+        Assert.NotEqual(
+            AuditTableKeys.IndexPartition(AuditTableKeys.RunKind, longRunId),
+            AuditTableKeys.IndexPartition(AuditTableKeys.RunKind, hashedForm));
+        Assert.Equal(Ids(longRun), Ids(byLongRun.Records));
+        Assert.Equal(Ids(literalRun), Ids(byLiteral.Records));
+    }
+
     [Theory]
     [InlineData("not base64!")]
     [InlineData("")]

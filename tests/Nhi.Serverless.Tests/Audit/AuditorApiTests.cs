@@ -129,26 +129,31 @@ public sealed class AuditorApiTests(AuditorApiFixture fixture) : IClassFixture<A
         Assert.Equal(fixture.Records.Where(record => record.GrantId == withGrant.GrantId).Select(record => record.Id), Ids(page, "records"));
     }
 
-    [Fact]
-    public async Task PagesFollowContinuation()
+    [Theory]
+    [InlineData("run")]
+    [InlineData("time")]
+    public async Task PagesFollowContinuation(string selector)
     {
-        string runId = RunId(2);
+        string runId = fixture.Records[0].RunId;
         string[] expected = fixture.Records.Where(record => record.RunId == runId).Select(record => record.Id).ToArray();
 
-        JsonObject first = await GetPageAsync($"api/audit/records?run={runId}&limit=4");
+        JsonObject first = await GetPageAsync($"api/audit/records?{Selection(selector)}&limit=4");
         string continuation = (string)first["continuation"]!;
-        JsonObject second = await GetPageAsync($"api/audit/records?run={runId}&limit=4&continuation={Uri.EscapeDataString(continuation)}");
+        JsonObject second = await GetPageAsync($"api/audit/records?{Selection(selector)}&limit=4&continuation={Uri.EscapeDataString(continuation)}");
 
         Assert.Equal(expected.Take(4), Ids(first, "records"));
         Assert.Equal(expected.Skip(4).Take(4), Ids(second, "records"));
     }
 
     [Theory]
-    [InlineData("not base64!")]
-    [InlineData("aTF8MDAwMDAwMDB8eHx5")]
-    public async Task BadContinuationRejected(string continuation)
+    [InlineData("run", "not base64!")]
+    [InlineData("run", "aTF8MDAwMDAwMDB8eHx5")]
+    [InlineData("time", "abc")]
+    [InlineData("time", "aTF8MDAwMDAwMDB8eHx5")]
+    [InlineData("time", "MjAzMS0wNy0xNA== MjAzMTA3MTRUMjM1OTU5ODAwWi1mMTdkZjk5ZGY3MDctMDAwNA==")]
+    public async Task BadContinuationRejected(string selector, string continuation)
     {
-        using HttpResponseMessage response = await SendAsync($"api/audit/records?run={RunId(0)}&limit=4&continuation={Uri.EscapeDataString(continuation)}");
+        using HttpResponseMessage response = await SendAsync($"api/audit/records?{Selection(selector)}&limit=4&continuation={Uri.EscapeDataString(continuation)}");
         JsonObject problem = JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsObject();
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
@@ -166,6 +171,25 @@ public sealed class AuditorApiTests(AuditorApiFixture fixture) : IClassFixture<A
         using HttpResponseMessage response = await SendAsync($"api/audit/records?run={RunId(0)}&limit=4&continuation={Uri.EscapeDataString(continuation)}");
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("api/audit/records?run={run}&run=other", "run")]
+    [InlineData("api/audit/records?grant=a&grant=b", "grant")]
+    [InlineData("api/audit/records?from={from}&from={from}&to={to}", "from")]
+    [InlineData("api/audit/records?run={run}&limit=4&limit=5", "limit")]
+    [InlineData("api/audit/checkpoints?from={from}&to={to}&to={to}", "to")]
+    public async Task RepeatedParameterRejected(string path, string parameter)
+    {
+        using HttpResponseMessage response = await SendAsync(path.Replace("{run}", RunId(0), StringComparison.Ordinal)
+            .Replace("{from}", Time(0), StringComparison.Ordinal)
+            .Replace("{to}", Time(3), StringComparison.Ordinal));
+        JsonObject problem = JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsObject();
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(parameter, (string)problem["field"]!);
+        Assert.Contains("one value", (string)problem["detail"]!, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -250,6 +274,9 @@ public sealed class AuditorApiTests(AuditorApiFixture fixture) : IClassFixture<A
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
         return Http.SendAsync(request);
     }
+
+    /// <summary>Returns the query of the earliest run's records: by its run id for "run", or by the 3 seconds its records were written in for "time".</summary>
+    private string Selection(string selector) => selector == "run" ? $"run={fixture.Records[0].RunId}" : $"from={Time(0)}&to={Time(3)}";
 
     private string RunId(int run) => fixture.Records.Select(record => record.RunId).Distinct().Order(StringComparer.Ordinal).ElementAt(run);
 

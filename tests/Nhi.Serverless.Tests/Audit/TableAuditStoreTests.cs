@@ -1,3 +1,4 @@
+using System.Text;
 using Azure.Data.Tables;
 using Nhi.Serverless.Audit;
 using Nhi.Serverless.Azure.Audit;
@@ -155,6 +156,88 @@ public sealed class TableAuditStoreTests(AuditTablesFixture tables) : IClassFixt
     }
 
     [Fact]
+    public async Task TimeTokenNamesNextRecord()
+    {
+        IReadOnlyList<SignedAuditRecord> records = await tables.GetLargeRunAsync();
+
+        AuditRecordPage page = await Store.QueryByTimeAsync(LargeRunFrom, LargeRunTo, pageSize: 3);
+
+        Assert.Equal(TimeToken("2031-07-14", records[3].Id), page.ContinuationToken);
+    }
+
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("garbage token")]
+    [InlineData("")]
+    [InlineData("MjAzMS0wNy0xNA==")]
+    public async Task MalformedTimeTokenRejected(string token)
+    {
+        await tables.GetLargeRunAsync();
+
+        var error = await Assert.ThrowsAsync<FormatException>(() => Store.QueryByTimeAsync(LargeRunFrom, LargeRunTo, token, pageSize: 3));
+
+        Assert.StartsWith($"Invalid continuation token '{token}': it is not a time-range query token", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TimeTokenWithoutDatePartitionRejected()
+    {
+        IReadOnlyList<SignedAuditRecord> records = await tables.GetLargeRunAsync();
+
+        var error = await Assert.ThrowsAsync<FormatException>(
+            () => Store.QueryByTimeAsync(LargeRunFrom, LargeRunTo, TimeToken("run|x", records[3].Id), pageSize: 3));
+
+        Assert.Contains("its next partition is not a date of the records table", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TimeTokenWithoutRecordIdRejected()
+    {
+        await tables.GetLargeRunAsync();
+
+        var error = await Assert.ThrowsAsync<FormatException>(
+            () => Store.QueryByTimeAsync(LargeRunFrom, LargeRunTo, TimeToken("2031-07-14", "x' or true"), pageSize: 3));
+
+        Assert.Contains("its next row is not an audit record id", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TimeTokenOfOtherRangeRejected()
+    {
+        IReadOnlyList<SignedAuditRecord> records = await tables.GetLargeRunAsync();
+        AuditRecordPage page = await Store.QueryByTimeAsync(LargeRunFrom, LargeRunTo, pageSize: 3);
+        DateTimeOffset laterFrom = AuditRecordIds.GetTime(records[500].Id);
+
+        var error = await Assert.ThrowsAsync<FormatException>(() => Store.QueryByTimeAsync(laterFrom, LargeRunTo, page.ContinuationToken, pageSize: 3));
+
+        Assert.Contains("it resumes outside the requested time range", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TimeTokenPastRangeEndRejected()
+    {
+        // A token edited to resume after the range's last record would otherwise read as the end of the range.
+        IReadOnlyList<SignedAuditRecord> records = await tables.GetLargeRunAsync();
+        DateTimeOffset to = AuditRecordIds.GetTime(records[200].Id);
+
+        var error = await Assert.ThrowsAsync<FormatException>(
+            () => Store.QueryByTimeAsync(LargeRunFrom, to, TimeToken(AuditTableKeys.RecordPartition(records[200].Id), records[200].Id), pageSize: 3));
+
+        Assert.Contains("it resumes outside the requested time range", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TimeTokenOfOtherPartitionRejected()
+    {
+        IReadOnlyList<SignedAuditRecord> records = await tables.GetLargeRunAsync();
+
+        var error = await Assert.ThrowsAsync<FormatException>(
+            () => Store.QueryByTimeAsync(LargeRunFrom, LargeRunTo, TimeToken("2031-07-15", records[3].Id), pageSize: 3));
+
+        Assert.Contains("its next row is not in its next partition", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task QueryByGrantFindingResource()
     {
         IReadOnlyList<SignedAuditRecord> records = Seal();
@@ -225,6 +308,14 @@ public sealed class TableAuditStoreTests(AuditTablesFixture tables) : IClassFixt
 
         Assert.Equal(first.RecordIds, second.RecordIds);
     }
+
+    private static DateTimeOffset LargeRunFrom => AuditTablesFixture.LargeRunStart.AddHours(-1);
+
+    private static DateTimeOffset LargeRunTo => AuditTablesFixture.LargeRunStart.AddHours(1);
+
+    /// <summary>A continuation token in the form the Azure SDK builds from Azurite's headers: each next key in base64, separated by a space.</summary>
+    private static string TimeToken(string partitionKey, string rowKey) =>
+        Convert.ToBase64String(Encoding.UTF8.GetBytes(partitionKey)) + " " + Convert.ToBase64String(Encoding.UTF8.GetBytes(rowKey));
 
     private IReadOnlyList<SignedAuditRecord> Seal(string? runId = null) =>
         AuditTestRuns.SealRemediated(runId ?? AuditTestRuns.NewRunId(), tables.Signer);
