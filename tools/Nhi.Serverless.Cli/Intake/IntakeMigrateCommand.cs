@@ -106,7 +106,7 @@ public static class IntakeMigrateCommand
         }
         catch (Exception invalid) when (invalid is FormatException or ArgumentException or InvalidOperationException)
         {
-            // The exception's message may quote the connection string, which holds the account key.
+            // The exception's message may quote the connection string, which contains the account key.
             problem = $"The storage connection string is invalid. Expected an Azure Storage connection string in --connection-string or {variable}.";
             return null;
         }
@@ -154,7 +154,7 @@ public static class IntakeMigrateCommand
         }
         catch (RequestFailedException failure)
         {
-            // The status and error code, not the message, which can quote request URLs.
+            // Prints the status and error code but not the message, because the message can quote request URLs.
             await error.WriteLineAsync(
                 $"error: a storage request failed with status {failure.Status} ({failure.ErrorCode ?? "no error code"}). "
                 + "What was copied stays, and running the command again copies the rest.");
