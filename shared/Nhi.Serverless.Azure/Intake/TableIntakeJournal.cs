@@ -17,11 +17,19 @@ public sealed class TableIntakeJournal(TableClient table, ILogger<TableIntakeJou
     /// <summary>The number of partitions intake records are spread over.</summary>
     public const int Buckets = 4;
 
+    /// <summary>The table name the host uses when Intake:JournalTableName is not set.</summary>
+    public const string DefaultTableName = "NhiIntakeRecords";
+
+    /// <summary>The default table name of the previous layout, where each finding was a partition of its own.</summary>
+    public const string PreviousTableName = "NhiIntakeJournal";
+
+    private const string PreviousPartitionPrefix = "f-";
+
     private readonly LazyTable _table = new(table);
     private readonly GroupCommitInserter _inserter = new(table, logger);
 
     public static TableIntakeJournal FromConnectionString(
-        string connectionString, string tableName = "NhiIntakeRecords", ILogger<TableIntakeJournal>? logger = null) =>
+        string connectionString, string tableName = DefaultTableName, ILogger<TableIntakeJournal>? logger = null) =>
         new(new TableServiceClient(connectionString).GetTableClient(tableName), logger);
 
     public async Task RecordAsync(IReadOnlyList<IntakeRecord> records, CancellationToken cancellationToken)
@@ -72,6 +80,24 @@ public sealed class TableIntakeJournal(TableClient table, ILogger<TableIntakeJou
             ["Reason"] = record.Reason,
             ["At"] = record.At,
         };
+    }
+
+    /// <summary>
+    /// Converts an entity of the previous layout to this layout, with every property. The previous keys were
+    /// PartitionKey "f-" and the hash, RowKey the record time and a unique suffix, so the hash moves into the row key
+    /// and the row key stays unique. Returns null when the entity's keys are not of the previous layout.
+    /// </summary>
+    internal static TableEntity? FromPreviousLayout(TableEntity previous)
+    {
+        string? hash = previous.PartitionKey?.StartsWith(PreviousPartitionPrefix, StringComparison.Ordinal) == true
+            ? previous.PartitionKey[PreviousPartitionPrefix.Length..]
+            : null;
+        if (hash is not { Length: 32 } || !hash.All(char.IsAsciiHexDigitLower) || string.IsNullOrEmpty(previous.RowKey))
+        {
+            return null;
+        }
+
+        return PreviousLayoutMigration.WithKeys(previous, PartitionOf(hash), $"{hash}-{previous.RowKey}");
     }
 
     private static string HashOf(string findingId) =>

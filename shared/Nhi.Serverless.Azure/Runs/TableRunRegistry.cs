@@ -24,6 +24,14 @@ public sealed class TableRunRegistry : IRunRegistry
     /// <summary>The number of partitions registrations are spread over.</summary>
     public const int Buckets = 4;
 
+    /// <summary>The table name the host uses when Runs:TableName is not set.</summary>
+    public const string DefaultTableName = "NhiRunRegistry";
+
+    /// <summary>The default table name of the previous layout, where each run id was a partition of its own.</summary>
+    public const string PreviousTableName = "NhiRuns";
+
+    private const string PreviousRowKey = "run";
+
     private readonly TableClient _table;
     private readonly LazyTable _createdTable;
     private readonly GroupCommitInserter _inserter;
@@ -36,12 +44,27 @@ public sealed class TableRunRegistry : IRunRegistry
     }
 
     public static TableRunRegistry FromConnectionString(
-        string connectionString, string tableName = "NhiRunRegistry", ILogger<TableRunRegistry>? logger = null) =>
+        string connectionString, string tableName = DefaultTableName, ILogger<TableRunRegistry>? logger = null) =>
         new(new TableServiceClient(connectionString).GetTableClient(tableName), logger);
 
     /// <summary>Returns the partition key of a run id's entity.</summary>
     public static string PartitionOf(string runId) =>
         "runs-" + (SHA256.HashData(Encoding.UTF8.GetBytes(runId))[0] % Buckets);
+
+    /// <summary>
+    /// Converts an entity of the previous layout (PartitionKey the run id, RowKey "run") to this layout, with every
+    /// property. Returns null when the entity's keys are not of the previous layout.
+    /// </summary>
+    internal static TableEntity? FromPreviousLayout(TableEntity previous)
+    {
+        if (previous.RowKey != PreviousRowKey || string.IsNullOrEmpty(previous.PartitionKey))
+        {
+            return null;
+        }
+
+        string runId = previous.PartitionKey;
+        return PreviousLayoutMigration.WithKeys(previous, PartitionOf(runId), runId);
+    }
 
     public async Task<RunRegistration> RegisterAsync(RemediationRequest request, CancellationToken cancellationToken)
     {
