@@ -117,8 +117,8 @@ public static class NhiServices
             : throw new InvalidOperationException(
                 $"Missing setting {TableAuditStoreOptions.SectionName}:ConnectionString: expected an Azure Storage connection string for the audit tables.");
         services.AddSingleton<IRunRegistry>(sp => TableRunRegistry.FromConnectionString(
-            connectionString, configuration["Runs:TableName"] is { Length: > 0 } runsTable ? runsTable : "NhiRunRegistry",
-            sp.GetService<ILogger<TableRunRegistry>>()));
+            connectionString, configuration["Runs:TableName"] is { Length: > 0 } runsTable ? runsTable : TableRunRegistry.DefaultTableName,
+            sp.GetService<ILogger<TableRunRegistry>>(), configuration["Runs:HostId"]));
         services.AddSingleton(provider => TableAuditStore.FromConnectionString(
             connectionString, table, provider.GetService<ILogger<TableAuditStore>>()));
 

@@ -35,17 +35,21 @@ public sealed class TableRunRegistry : IRunRegistry
     private readonly TableClient _table;
     private readonly LazyTable _createdTable;
     private readonly GroupCommitInserter _inserter;
+    private readonly string _hostId;
 
-    public TableRunRegistry(TableClient table, ILogger<TableRunRegistry>? logger = null)
+    /// <param name="hostId">This host's name in the registry, so a host can tell the runs it accepted from those another
+    /// host accepted; the machine name when null.</param>
+    public TableRunRegistry(TableClient table, ILogger<TableRunRegistry>? logger = null, string? hostId = null)
     {
         _table = table;
+        _hostId = string.IsNullOrEmpty(hostId) ? Environment.MachineName : hostId;
         _createdTable = new LazyTable(table);
         _inserter = new GroupCommitInserter(table, logger);
     }
 
     public static TableRunRegistry FromConnectionString(
-        string connectionString, string tableName = DefaultTableName, ILogger<TableRunRegistry>? logger = null) =>
-        new(new TableServiceClient(connectionString).GetTableClient(tableName), logger);
+        string connectionString, string tableName = DefaultTableName, ILogger<TableRunRegistry>? logger = null, string? hostId = null) =>
+        new(new TableServiceClient(connectionString).GetTableClient(tableName), logger, hostId);
 
     /// <summary>Returns the partition key of a run id's entity.</summary>
     public static string PartitionOf(string runId) =>
@@ -74,6 +78,7 @@ public sealed class TableRunRegistry : IRunRegistry
             ["Source"] = request.Source,
             ["Resource"] = request.Finding.Resource.Id,
             ["AcceptedAt"] = request.ReceivedAt,
+            ["AcceptedBy"] = _hostId,
             ["Request"] = JsonSerializer.Serialize(request),
         };
 
@@ -83,7 +88,12 @@ public sealed class TableRunRegistry : IRunRegistry
         }
 
         TableEntity existing = (await _table.GetEntityAsync<TableEntity>(entity.PartitionKey, entity.RowKey, cancellationToken: cancellationToken)).Value;
-        return new RunRegistration(IsNew: false, Outcome: existing.GetString("Outcome"));
+        string? acceptedBy = existing.GetString("AcceptedBy");
+        return new RunRegistration(IsNew: false, Outcome: existing.GetString("Outcome"))
+        {
+            AcceptedElsewhere = acceptedBy is not null && !string.Equals(acceptedBy, _hostId, StringComparison.Ordinal),
+            AcceptedAt = existing.GetDateTimeOffset("AcceptedAt"),
+        };
     }
 
     public async Task MarkCompletedAsync(string runId, string outcome, DateTimeOffset completedAt, CancellationToken cancellationToken)

@@ -16,4 +16,12 @@ public interface IRunRegistry
 /// <summary>The state of a run id at registration.</summary>
 /// <param name="IsNew">True when this call recorded the run; false when it was accepted before.</param>
 /// <param name="Outcome">The outcome when the run finished before; null while it has not.</param>
-public sealed record RunRegistration(bool IsNew, string? Outcome);
+public sealed record RunRegistration(bool IsNew, string? Outcome)
+{
+    /// <summary>True when another host accepted the run, so that host started or is starting it; false when this
+    /// host did, or when the registry does not know.</summary>
+    public bool AcceptedElsewhere { get; init; }
+
+    /// <summary>When the run was accepted; null when the registry does not record it.</summary>
+    public DateTimeOffset? AcceptedAt { get; init; }
+}

@@ -44,6 +44,9 @@ public sealed class AlertIntake(
 {
     private static readonly OrchestrationRuntimeStatus[] EveryStatus = Enum.GetValues<OrchestrationRuntimeStatus>();
 
+    /// <summary>How long a run that another host accepted is left to that host to start.</summary>
+    public static readonly TimeSpan OtherHostStartGrace = TimeSpan.FromMinutes(5);
+
     // Serializes the exists-check and the start for one run id within this process; the backend's
     // de-duplication covers other processes.
     private readonly SemaphoreSlim[] _gates = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
@@ -198,6 +201,16 @@ public sealed class AlertIntake(
                 if (existing is not null)
                 {
                     _recent.Add(request.RunId);
+                    return false;
+                }
+
+                // Another host that accepted the run lately is starting it, or keeps it in a store this host cannot
+                // see. After the grace period, this host takes over a start that evidently never happened.
+                if (registration.AcceptedElsewhere && registration.AcceptedAt is { } acceptedAt && time.GetUtcNow() - acceptedAt < OtherHostStartGrace)
+                {
+                    logger.LogInformation(
+                        "Duplicate delivery of finding {FindingId} from {Source}; run {RunId} was accepted by another host at {AcceptedAt}",
+                        request.Finding.Id, request.Source, request.RunId, acceptedAt);
                     return false;
                 }
 
