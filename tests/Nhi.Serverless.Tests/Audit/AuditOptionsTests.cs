@@ -270,7 +270,7 @@ public sealed class AuditOptionsTests
     {
         string key = AuditTableKeys.IndexPartition("resource", new string('a', 500));
 
-        Assert.Matches("^resource\\|sha256:[0-9a-f]{64}$", key);
+        Assert.Matches("^resource\\|~sha256~[0-9a-f]{64}$", key);
     }
 
     private static SplunkHecOptions ValidHec() => new()
