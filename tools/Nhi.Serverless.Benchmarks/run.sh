@@ -61,7 +61,7 @@ if [ "$benchmark" = edge ] && [ "$azurite" != shared ]; then
   esac
   coproc own_azurite { exec dotnet artifacts/bin/benchmarks/Nhi.Serverless.Benchmarks.dll azurite "${azurite_flags[@]}"; }
   azurite_pid=$own_azurite_PID
-  read -r line <&"${own_azurite[0]}" || { echo "error: the benchmark's Azurite did not start" >&2; exit 1; }
+  read -r line <&"${own_azurite[0]}" || { echo "error: the benchmark's Azurite did not start; see its error above" >&2; exit 1; }
   export NHI_AZURE_STORAGE_CONNECTION_STRING=${line#NHI_AZURE_STORAGE_CONNECTION_STRING=}
   echo "==> the host uses its own Azurite ($azurite), process $azurite_pid"
 fi

@@ -1,86 +1,78 @@
+using System.Buffers.Text;
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text;
 using Nhi.Serverless.Audit;
 
 namespace Nhi.Serverless.Azure.Audit;
 
 /// <summary>
-/// Checks the continuation token of a time-range query before it goes to Table Storage, so an edited token
-/// or one of another range fails instead of reading as the last page.
+/// Where a time-range query resumes: after the last record id the previous page returned. Record ids sort by time
+/// across the records table's date partitions, so the next page is the records after that id, and the token does not
+/// depend on the form of the storage service's own continuation token.
 /// </summary>
 /// <remarks>
-/// The token is the Azure SDK's own: the service's next partition key and next row key, separated by a space.
-/// Azurite 3 writes each key as plain base64, which the tests run. Azure Storage writes "1!{length}!{base64}"
-/// with '-' in place of '=' padding.
-/// NOTE: no test runs the Azure Storage form, and the check assumes the service's next keys are those of a record
-/// inside the range, as Azurite's are. A token that points at a key outside the range is rejected.
+/// The token is base64url text of "t1|{range tag}|{last record id}", where the tag is the first 8 hex digits of the
+/// SHA-256 of the range. The tag rejects a token of another range. It is no signature: a caller who edits a token can
+/// only skip records of the same range, which it may read anyway.
 /// </remarks>
 internal static class AuditTimeContinuation
 {
-    /// <summary>Returns when the token resumes at a record of the records table inside [from, to).</summary>
-    /// <exception cref="FormatException">The token is not two encoded keys, or they are not a date partition and a record id inside the range.</exception>
-    public static void Check(string token, DateTimeOffset from, DateTimeOffset to)
+    private const string Version = "t1";
+    private const char Separator = '|';
+
+    /// <summary>Encodes the token that resumes a query of the range from <paramref name="from"/> up to <paramref name="to"/> after <paramref name="lastRecordId"/>.</summary>
+    public static string Encode(DateTimeOffset from, DateTimeOffset to, string lastRecordId) =>
+        Base64Url.EncodeToString(Encoding.UTF8.GetBytes(string.Join(Separator, Version, RangeTag(from, to), lastRecordId)));
+
+    /// <summary>Decodes a token that <see cref="Encode"/> wrote for the same range and returns the last record id.</summary>
+    /// <exception cref="FormatException">The token is not one of this range, or its record id is invalid or outside the range.</exception>
+    public static string Decode(string token, DateTimeOffset from, DateTimeOffset to)
     {
-        string[] keys = token.Split(' ');
-        if (keys.Length != 2 || DecodeKey(keys[0]) is not { } partitionKey || DecodeKey(keys[1]) is not { } rowKey)
+        string[] parts = DecodeText(token)?.Split(Separator) ?? [];
+        if (parts.Length != 3 || parts[0] != Version)
         {
             throw AuditIndexContinuation.Invalid(token, "it is not a time-range query token");
         }
 
-        if (!DateTime.TryParseExact(partitionKey, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out _))
+        if (parts[1] != RangeTag(from, to))
         {
-            throw AuditIndexContinuation.Invalid(token, "its next partition is not a date of the records table");
+            throw AuditIndexContinuation.Invalid(token, "it belongs to a query of another time range");
         }
 
         DateTimeOffset time;
         try
         {
-            time = AuditRecordIds.GetTime(rowKey);
+            time = AuditRecordIds.GetTime(parts[2]);
         }
         catch (FormatException)
         {
-            throw AuditIndexContinuation.Invalid(token, "its next row is not an audit record id");
-        }
-
-        if (AuditTableKeys.RecordPartition(rowKey) != partitionKey)
-        {
-            throw AuditIndexContinuation.Invalid(token, "its next row is not in its next partition");
+            throw AuditIndexContinuation.Invalid(token, "it does not contain an audit record id");
         }
 
         if (time < from || time >= to)
         {
             throw AuditIndexContinuation.Invalid(token, "it resumes outside the requested time range");
         }
+
+        return parts[2];
     }
 
-    /// <summary>Decodes one key of the token, or returns null when it is neither of the service's encodings.</summary>
-    private static string? DecodeKey(string encoded)
+    private static string? DecodeText(string token)
     {
-        string base64 = encoded;
-        if (encoded.StartsWith("1!", StringComparison.Ordinal))
-        {
-            string[] parts = encoded.Split('!');
-            if (parts.Length != 3 || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int length) || length != parts[2].Length)
-            {
-                return null;
-            }
-
-            base64 = parts[2].Replace('-', '=');
-        }
-
-        byte[] bytes = new byte[base64.Length];
-        if (base64.Length == 0 || !Convert.TryFromBase64String(base64, bytes, out int written))
-        {
-            return null;
-        }
-
         try
         {
-            return new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true).GetString(bytes, 0, written);
+            return new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true).GetString(Base64Url.DecodeFromChars(token));
         }
-        catch (DecoderFallbackException)
+        catch (Exception invalid) when (invalid is FormatException or DecoderFallbackException)
         {
             return null;
         }
+    }
+
+    private static string RangeTag(DateTimeOffset from, DateTimeOffset to)
+    {
+        string range = string.Create(CultureInfo.InvariantCulture, $"{from.UtcTicks}-{to.UtcTicks}");
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(range)))[..8];
     }
 }

@@ -220,7 +220,7 @@ public sealed partial class TableAuditStore
 
     /// <summary>Reads a page of the records whose id time is at or after <paramref name="from"/> and before <paramref name="to"/>, oldest first.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The range is empty or the page size is outside 1 to 1000.</exception>
-    /// <exception cref="FormatException">The continuation token does not resume at a record inside the range.</exception>
+    /// <exception cref="FormatException">The continuation token is not one of this range, or does not resume inside it.</exception>
     public async Task<AuditRecordPage> QueryByTimeAsync(
         DateTimeOffset from,
         DateTimeOffset to,
@@ -230,16 +230,41 @@ public sealed partial class TableAuditStore
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(to, from);
         CheckPageSize(pageSize);
-        if (continuationToken is not null)
+        string? after = continuationToken is null ? null : AuditTimeContinuation.Decode(continuationToken, from, to);
+
+        // Record ids start with their time and the partition is their date, so the records after a record id, in id
+        // order, are a row key range. The partition range only spares the service from scanning other days.
+        string filter = after is null
+            ? TableClient.CreateQueryFilter(
+                $"PartitionKey ge {AuditTableKeys.DatePartition(from)} and PartitionKey le {AuditTableKeys.DatePartition(to)} and RowKey ge {AuditRecordIds.FormatTime(from)} and RowKey lt {AuditRecordIds.FormatTime(to)}")
+            : TableClient.CreateQueryFilter(
+                $"PartitionKey ge {AuditTableKeys.RecordPartition(after)} and PartitionKey le {AuditTableKeys.DatePartition(to)} and RowKey gt {after} and RowKey lt {AuditRecordIds.FormatTime(to)}");
+
+        var entities = new List<TableEntity>(pageSize);
+        bool more = false;
+        try
         {
-            AuditTimeContinuation.Check(continuationToken, from, to);
+            // The service may return short pages, such as at a partition boundary, so pages are read until this one is full.
+            await foreach (Page<TableEntity> page in _records
+                .QueryAsync<TableEntity>(filter, pageSize, cancellationToken: cancellationToken)
+                .AsPages(pageSizeHint: pageSize)
+                .ConfigureAwait(false))
+            {
+                int wanted = pageSize - entities.Count;
+                entities.AddRange(page.Values.Take(wanted));
+                more = page.Values.Count > wanted || page.ContinuationToken is not null;
+                if (entities.Count == pageSize)
+                {
+                    break;
+                }
+            }
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404)
+        {
+            // No table means nothing was ever appended.
         }
 
-        // Record ids start with their time, so a row key range selects a time range. The partition
-        // range only spares the service from scanning other days.
-        string filter = TableClient.CreateQueryFilter(
-            $"PartitionKey ge {AuditTableKeys.DatePartition(from)} and PartitionKey le {AuditTableKeys.DatePartition(to)} and RowKey ge {AuditRecordIds.FormatTime(from)} and RowKey lt {AuditRecordIds.FormatTime(to)}");
-        (IReadOnlyList<TableEntity> entities, string? next) = await FirstPageAsync(_records, filter, continuationToken, pageSize, cancellationToken).ConfigureAwait(false);
+        string? next = more && entities.Count > 0 ? AuditTimeContinuation.Encode(from, to, entities[^1].RowKey) : null;
         return new AuditRecordPage(entities.Select(ToRecord).ToList(), next);
     }
 

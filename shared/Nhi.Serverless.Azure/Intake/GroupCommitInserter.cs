@@ -12,9 +12,9 @@ namespace Nhi.Serverless.Azure.Intake;
 /// </summary>
 /// <remarks>
 /// <para>Each caller learns whether its own entity was inserted or existed already, or why it failed, as with a single
-/// insert. A transaction fails whole when one entity exists or is refused, so the writer answers the caller of the
-/// entity the service names and sends the rest again.</para>
-/// <para>A caller that stops waiting does not take its entity out of a batch already being written; like a single
+/// insert. A transaction fails whole when one entity exists or is rejected, so the writer completes the insert of the
+/// entity the service names with that result and sends the rest again.</para>
+/// <para>A caller that stops waiting does not take its entity out of a batch already being written. As with a single
 /// insert whose response was lost, the entity may then be stored.</para>
 /// </remarks>
 internal sealed partial class GroupCommitInserter(TableClient table, ILogger? logger = null)
@@ -194,6 +194,6 @@ internal sealed partial class GroupCommitInserter(TableClient table, ILogger? lo
         public TaskCompletionSource<bool> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "A transaction of {Count} inserts into partition {PartitionKey} of table {Table} failed with {ErrorType} without naming an entity; inserting them one by one")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A transaction of {Count} inserts into partition {PartitionKey} of table {Table} failed with {ErrorType} and named no entity, so each insert is sent alone")]
     private static partial void LogBatchFailedWithoutIndex(ILogger logger, int count, string partitionKey, string table, string errorType);
 }

@@ -1,3 +1,5 @@
+using System.Buffers.Text;
+using System.Security.Cryptography;
 using System.Text;
 using Azure.Data.Tables;
 using Nhi.Serverless.Audit;
@@ -156,13 +158,13 @@ public sealed class TableAuditStoreTests(AuditTablesFixture tables) : IClassFixt
     }
 
     [Fact]
-    public async Task TimeTokenNamesNextRecord()
+    public async Task TimeTokenNamesLastRecord()
     {
         IReadOnlyList<SignedAuditRecord> records = await tables.GetLargeRunAsync();
 
         AuditRecordPage page = await Store.QueryByTimeAsync(LargeRunFrom, LargeRunTo, pageSize: 3);
 
-        Assert.Equal(TimeToken("2031-07-14", records[3].Id), page.ContinuationToken);
+        Assert.Equal(TimeToken(LargeRunFrom, LargeRunTo, records[2].Id), page.ContinuationToken);
     }
 
     [Theory]
@@ -180,14 +182,16 @@ public sealed class TableAuditStoreTests(AuditTablesFixture tables) : IClassFixt
     }
 
     [Fact]
-    public async Task TimeTokenWithoutDatePartitionRejected()
+    public async Task StorageServiceTokenRejected()
     {
+        // The storage service's own token form, next partition and row key in base64, is not a token of this API.
         IReadOnlyList<SignedAuditRecord> records = await tables.GetLargeRunAsync();
+        string serviceToken = Convert.ToBase64String(Encoding.UTF8.GetBytes("2031-07-14")) + " " + Convert.ToBase64String(Encoding.UTF8.GetBytes(records[3].Id));
 
         var error = await Assert.ThrowsAsync<FormatException>(
-            () => Store.QueryByTimeAsync(LargeRunFrom, LargeRunTo, TimeToken("run|x", records[3].Id), pageSize: 3));
+            () => Store.QueryByTimeAsync(LargeRunFrom, LargeRunTo, serviceToken, pageSize: 3));
 
-        Assert.Contains("its next partition is not a date of the records table", error.Message, StringComparison.Ordinal);
+        Assert.Contains("it is not a time-range query token", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -196,9 +200,9 @@ public sealed class TableAuditStoreTests(AuditTablesFixture tables) : IClassFixt
         await tables.GetLargeRunAsync();
 
         var error = await Assert.ThrowsAsync<FormatException>(
-            () => Store.QueryByTimeAsync(LargeRunFrom, LargeRunTo, TimeToken("2031-07-14", "x' or true"), pageSize: 3));
+            () => Store.QueryByTimeAsync(LargeRunFrom, LargeRunTo, TimeToken(LargeRunFrom, LargeRunTo, "x' or true"), pageSize: 3));
 
-        Assert.Contains("its next row is not an audit record id", error.Message, StringComparison.Ordinal);
+        Assert.Contains("it does not contain an audit record id", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -210,7 +214,7 @@ public sealed class TableAuditStoreTests(AuditTablesFixture tables) : IClassFixt
 
         var error = await Assert.ThrowsAsync<FormatException>(() => Store.QueryByTimeAsync(laterFrom, LargeRunTo, page.ContinuationToken, pageSize: 3));
 
-        Assert.Contains("it resumes outside the requested time range", error.Message, StringComparison.Ordinal);
+        Assert.Contains("it belongs to a query of another time range", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -221,20 +225,21 @@ public sealed class TableAuditStoreTests(AuditTablesFixture tables) : IClassFixt
         DateTimeOffset to = AuditRecordIds.GetTime(records[200].Id);
 
         var error = await Assert.ThrowsAsync<FormatException>(
-            () => Store.QueryByTimeAsync(LargeRunFrom, to, TimeToken(AuditTableKeys.RecordPartition(records[200].Id), records[200].Id), pageSize: 3));
+            () => Store.QueryByTimeAsync(LargeRunFrom, to, TimeToken(LargeRunFrom, to, records[200].Id), pageSize: 3));
 
         Assert.Contains("it resumes outside the requested time range", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
-    public async Task TimeTokenOfOtherPartitionRejected()
+    public async Task TimeTokenBeforeRangeRejected()
     {
         IReadOnlyList<SignedAuditRecord> records = await tables.GetLargeRunAsync();
+        DateTimeOffset from = AuditRecordIds.GetTime(records[200].Id);
 
         var error = await Assert.ThrowsAsync<FormatException>(
-            () => Store.QueryByTimeAsync(LargeRunFrom, LargeRunTo, TimeToken("2031-07-15", records[3].Id), pageSize: 3));
+            () => Store.QueryByTimeAsync(from, LargeRunTo, TimeToken(from, LargeRunTo, records[3].Id), pageSize: 3));
 
-        Assert.Contains("its next row is not in its next partition", error.Message, StringComparison.Ordinal);
+        Assert.Contains("it resumes outside the requested time range", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -313,9 +318,12 @@ public sealed class TableAuditStoreTests(AuditTablesFixture tables) : IClassFixt
 
     private static DateTimeOffset LargeRunTo => AuditTablesFixture.LargeRunStart.AddHours(1);
 
-    /// <summary>A continuation token in the form the Azure SDK builds from Azurite's headers: each next key in base64, separated by a space.</summary>
-    private static string TimeToken(string partitionKey, string rowKey) =>
-        Convert.ToBase64String(Encoding.UTF8.GetBytes(partitionKey)) + " " + Convert.ToBase64String(Encoding.UTF8.GetBytes(rowKey));
+    /// <summary>Builds a time-range continuation token as the store writes it: base64url of "t1|{range tag}|{last record id}".</summary>
+    private static string TimeToken(DateTimeOffset from, DateTimeOffset to, string lastRecordId)
+    {
+        string tag = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{from.UtcTicks}-{to.UtcTicks}")))[..8];
+        return Base64Url.EncodeToString(Encoding.UTF8.GetBytes($"t1|{tag}|{lastRecordId}"));
+    }
 
     private IReadOnlyList<SignedAuditRecord> Seal(string? runId = null) =>
         AuditTestRuns.SealRemediated(runId ?? AuditTestRuns.NewRunId(), tables.Signer);
